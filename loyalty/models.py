@@ -1,0 +1,496 @@
+"""The points ledger and the rules that feed it.
+
+Only :mod:`loyalty.ledger` creates ledger entries and changes lots; everything else reads
+these models or calls the services. See DESIGN.md, "The ledger", for the invariants.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Store
+
+
+class SystemAccount(models.TextChoices):
+    """The counter-accounts of double entry; their totals are derived, never cached."""
+
+    ISSUED = "issued", _("Points issued")
+    REDEEMED = "redeemed", _("Points redeemed")
+    EXPIRED = "expired", _("Points expired")
+    ADJUSTED = "adjusted", _("Manual adjustments")
+    IMPORTED = "imported", _("Opening balances imported")
+
+
+class Account(models.Model):
+    """A points account: one per member, plus the system accounts.
+
+    Member accounts carry the cached ``balance`` (sum of their entries), the ``debt`` a
+    refund left behind, and a ``version`` that grows by one per entry. System accounts carry
+    none of them: they are never locked, so they cannot become a hot row.
+    """
+
+    member = models.OneToOneField(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
+    )
+    system_code = models.CharField(
+        _("system account"), max_length=16, choices=SystemAccount.choices, null=True, blank=True, unique=True
+    )
+    balance = models.BigIntegerField(_("balance"), default=0)
+    debt = models.BigIntegerField(_("debt"), default=0, help_text=_("Points owed after a refund"))
+    version = models.BigIntegerField(_("version"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(member__isnull=False) & Q(system_code__isnull=True))
+                | (Q(member__isnull=True) & Q(system_code__isnull=False)),
+                name="account_member_xor_system",
+            ),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="account_debt_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        if self.system_code:
+            return str(SystemAccount(self.system_code).label)
+        return f"{self.member}"
+
+    @property
+    def is_system(self) -> bool:
+        return self.system_code is not None
+
+
+class OperationKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    ACTIVITY = "activity", _("Activity")
+    REFERRAL = "referral", _("Referral reward")
+    REDEEM = "redeem", _("Redemption")
+    CANCEL_REDEEM = "cancel_redeem", _("Redemption cancelled")
+    REFUND = "refund", _("Refund")
+    ADJUST = "adjust", _("Manual adjustment")
+    EXPIRE = "expire", _("Expiry")
+    MERGE = "merge", _("Merge")
+    IMPORT = "import", _("Opening balance")
+    CAMPAIGN = "campaign", _("Campaign grant")
+
+
+class Operation(models.Model):
+    """One business operation: its entries net to zero, its key makes it idempotent.
+
+    ``fingerprint`` is a hash of the request that created it; a replay with the same key and
+    fingerprint returns ``result``; the same key with another fingerprint is a conflict.
+    """
+
+    kind = models.CharField(_("kind"), max_length=16, choices=OperationKind.choices)
+    key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(_("actor"), max_length=120, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("operation")
+        verbose_name_plural = _("operations")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("Earn")
+    REDEEM = "redeem", _("Redeem")
+    EXPIRE = "expire", _("Expire")
+    ADJUST = "adjust", _("Adjust")
+    REVERSE = "reverse", _("Reverse")
+    CANCEL_REDEEM = "cancel_redeem", _("Redemption cancelled")
+    MERGE = "merge", _("Merge")
+
+
+class EntrySource(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    ACTIVITY = "activity", _("Activity")
+    CAMPAIGN = "campaign", _("Campaign")
+    MANUAL = "manual", _("Manual")
+    IMPORT = "import", _("Import")
+    REFERRAL = "referral", _("Referral")
+    SYSTEM = "system", _("System")
+
+
+class LedgerEntry(models.Model):
+    """One append-only movement of points on one account.
+
+    Never updated or deleted (a database trigger refuses both on PostgreSQL and SQLite);
+    a mistake is corrected by a new entry. ``version`` and ``balance_after`` chain a member
+    account's entries; both are null on system accounts.
+    """
+
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
+    source = models.CharField(_("source"), max_length=16, choices=EntrySource.choices)
+    points = models.BigIntegerField(_("points"))
+    balance_after = models.BigIntegerField(_("balance after"), null=True, blank=True)
+    version = models.BigIntegerField(_("version"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+    order_id = models.CharField(_("order id"), max_length=100, blank=True, db_index=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    internal_note = models.TextField(_("internal note"), blank=True)
+    lot = models.ForeignKey(
+        "Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text=_("The lot an earning created"),
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "version"], name="ledger_entry_account_version"),
+            models.CheckConstraint(
+                condition=Q(version__isnull=True, balance_after__isnull=True)
+                | Q(version__gte=1, balance_after__isnull=False),
+                name="ledger_entry_version_with_balance",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-occurred_at", "-id"], name="ledger_entry_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d} P"
+
+
+class Lot(models.Model):
+    """Earned points that share one availability date and one expiry date.
+
+    Spendable while ``available_on <= today < expires_on`` (by date, in the programme's
+    time zone), whether or not the scheduled tasks have run.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lots")
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="lots")
+    source = models.CharField(_("source"), max_length=16, choices=EntrySource.choices)
+    points = models.BigIntegerField(_("points"), validators=[MinValueValidator(1)])
+    remaining = models.BigIntegerField(_("remaining"))
+    available_on = models.DateField(_("available on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["expires_on", "id"]
+        verbose_name = _("point lot")
+        verbose_name_plural = _("point lots")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="lot_remaining_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_on", "id"],
+                name="lot_open_by_expiry",
+                condition=Q(remaining__gt=0),
+            ),
+            models.Index(fields=["expires_on"], name="lot_open_expiry_due", condition=Q(remaining__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} P"
+
+
+class LotMovement(models.Model):
+    """Points taken from (negative) or put back into (positive) a lot by one operation.
+
+    Redemptions record what they took so a cancellation restores exactly those lots.
+    """
+
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="movements")
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="lot_movements")
+    points = models.BigIntegerField(_("points"))
+
+    class Meta:
+        verbose_name = _("lot movement")
+        verbose_name_plural = _("lot movements")
+        indexes = [models.Index(fields=["operation", "lot"], name="lot_movement_operation")]
+
+
+class RuleKind(models.TextChoices):
+    PURCHASE_RATE = "purchase_rate", _("Purchase: points per amount")
+    PRODUCT_BONUS = "product_bonus", _("Purchase: bonus for products or categories")
+    ACTIVITY = "activity", _("Activity: fixed points")
+    REFERRAL = "referral", _("Referral: both sides on the first purchase")
+    SIGNUP = "signup", _("Sign-up")
+    BIRTHDAY = "birthday", _("Birthday")
+
+
+class EarningRule(models.Model):
+    """How points are earned. The pure calculation lives in :mod:`loyalty.rules`."""
+
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=RuleKind.choices)
+    activity_type = models.SlugField(
+        _("activity type"), max_length=40, blank=True, help_text=_("For activity rules: visit, review …")
+    )
+    points = models.PositiveIntegerField(_("fixed points"), default=0)
+    rate_points = models.PositiveIntegerField(_("points per unit"), default=0)
+    rate_amount = models.DecimalField(
+        _("unit amount"), max_digits=12, decimal_places=2, default=Decimal("0"),
+        help_text=_("e.g. 1 point per 100 KRW: points per unit 1, unit amount 100"),
+    )
+    skus = models.JSONField(_("SKUs"), default=list, blank=True)
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    min_amount = models.DecimalField(_("minimum amount"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    channel = models.CharField(
+        _("channel"), max_length=16, blank=True, choices=[("online", _("Online")), ("offline", _("Offline"))],
+        help_text=_("Empty: every channel"),
+    )
+    daily_cap = models.PositiveIntegerField(_("cap per member per day"), null=True, blank=True)
+    monthly_cap = models.PositiveIntegerField(_("cap per member per month"), null=True, blank=True)
+    pending_days = models.PositiveSmallIntegerField(_("pending days"), default=0)
+    validity_days = models.PositiveIntegerField(
+        _("validity (days)"), null=True, blank=True, help_text=_("Empty: never expires")
+    )
+    priority = models.PositiveSmallIntegerField(_("order of application"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        indexes = [models.Index(fields=["kind", "activity_type"], name="earning_rule_lookup")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NegativeBalancePolicy(models.TextChoices):
+    DEBT = "debt", _("Go negative: record a debt the next earnings repay")
+    WRITE_OFF = "write_off", _("Stop at zero: write the shortfall off")
+
+
+class ProgramPolicy(models.Model):
+    """Programme-wide settings: one row (pk=1), created by a migration."""
+
+    point_value = models.DecimalField(_("value of 1 point"), max_digits=8, decimal_places=2, default=Decimal("1"))
+    currency = models.CharField(_("currency"), max_length=3, default="KRW")
+    redeem_min_points = models.PositiveIntegerField(_("minimum redemption"), default=1000)
+    redeem_unit = models.PositiveIntegerField(_("redemption unit"), default=10, validators=[MinValueValidator(1)])
+    redeem_max_share = models.DecimalField(
+        _("maximum share of the order"), max_digits=5, decimal_places=2, default=Decimal("50"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_("Percent of the eligible order amount"),
+    )
+    excluded_skus = models.JSONField(_("SKUs excluded from redemption"), default=list, blank=True)
+    excluded_categories = models.JSONField(_("categories excluded from redemption"), default=list, blank=True)
+    negative_balance_policy = models.CharField(
+        _("when a refund exceeds the balance"), max_length=16,
+        choices=NegativeBalancePolicy.choices, default=NegativeBalancePolicy.DEBT,
+    )
+    expiry_notice_days = models.PositiveSmallIntegerField(_("expiry notice (days ahead)"), default=30)
+    adjustment_approval_threshold = models.PositiveIntegerField(
+        _("adjustments needing approval from (points)"), default=10000
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("programme policy")
+        verbose_name_plural = _("programme policy")
+
+    def __str__(self) -> str:
+        return str(_("Programme policy"))
+
+
+class Purchase(models.Model):
+    """A paid order, as reported by the storefront or the POS."""
+
+    order_id = models.CharField(_("order id"), max_length=100, unique=True)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    refunded_amount = models.DecimalField(_("refunded amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    items = models.JSONField(_("items"), default=list, blank=True)
+    points = models.BigIntegerField(_("points earned"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
+    breakdown = models.JSONField(_("breakdown"), default=list, blank=True)
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="purchase")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        indexes = [models.Index(fields=["member", "occurred_at"], name="purchase_member_window")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("amount")),
+                name="purchase_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class Refund(models.Model):
+    refund_id = models.CharField(_("refund id"), max_length=100, unique=True)
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
+    points_restored = models.BigIntegerField(_("points restored"), default=0)
+    points_written_off = models.BigIntegerField(_("points written off"), default=0)
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="refund")
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+
+    def __str__(self) -> str:
+        return self.refund_id
+
+
+class Redemption(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
+    order_id = models.CharField(_("order id"), max_length=100, db_index=True)
+    points = models.BigIntegerField(_("points"))
+    points_restored = models.BigIntegerField(_("points restored by refunds"), default=0)
+    order_amount = models.DecimalField(_("order amount"), max_digits=14, decimal_places=2)
+    items = models.JSONField(_("items"), default=list, blank=True)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=200, null=True, blank=True, unique=True
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="redemption")
+    cancel_operation = models.OneToOneField(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_redemption"
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.points} P"
+
+
+class RedemptionLot(models.Model):
+    """Which lots a redemption used, and how much of each was put back since."""
+
+    redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT, related_name="lots")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+")
+    points = models.BigIntegerField(_("points taken"))
+    restored = models.BigIntegerField(_("points put back"), default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("redeemed lot")
+        verbose_name_plural = _("redeemed lots")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(restored__gte=0) & Q(restored__lte=models.F("points")),
+                name="redemption_lot_restored_within_points",
+            ),
+        ]
+
+
+class Activity(models.Model):
+    """A rewarded action (review, visit, share …), unique per (type, reference)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="activities")
+    type = models.SlugField(_("type"), max_length=40)
+    reference = models.CharField(_("reference"), max_length=200)
+    rule = models.ForeignKey(EarningRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    points = models.BigIntegerField(_("points"), default=0)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="activity")
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        constraints = [
+            models.UniqueConstraint(fields=["type", "reference"], name="activity_type_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.reference}"
+
+
+class RuleEarning(models.Model):
+    """Points one rule paid one member on one day: what the per-day/month caps count."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="earnings")
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="rule_earnings")
+    points = models.BigIntegerField(_("points"))
+    earned_on = models.DateField(_("earned on"))
+
+    class Meta:
+        verbose_name = _("rule earning")
+        verbose_name_plural = _("rule earnings")
+        indexes = [models.Index(fields=["account", "rule", "earned_on"], name="rule_earning_caps")]
+
+
+class Adjustment(models.Model):
+    """A manual change of points by staff; above the threshold it waits for a second person."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustments")
+    points = models.BigIntegerField(_("points"))
+    reason = models.CharField(_("reason shown to the member"), max_length=200)
+    internal_note = models.TextField(_("internal note"), blank=True)
+    validity_days = models.PositiveIntegerField(_("validity (days)"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    operation = models.OneToOneField(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment"
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("manual adjustment")
+        verbose_name_plural = _("manual adjustments")
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.points:+d} P"

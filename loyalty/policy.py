@@ -1,0 +1,78 @@
+"""Reads the programme's configuration as the plain values :mod:`loyalty.rules` works on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from .models import EarningRule, ProgramPolicy, RuleKind
+from .rules import Item, RedemptionPolicySpec, RuleSpec
+
+DEFAULT_VALIDITY_DAYS = 365
+
+
+def policy_get() -> ProgramPolicy:
+    policy, _ = ProgramPolicy.objects.get_or_create(pk=1)
+    return policy
+
+
+def redemption_spec(policy: ProgramPolicy) -> RedemptionPolicySpec:
+    return RedemptionPolicySpec(
+        min_points=policy.redeem_min_points,
+        unit=policy.redeem_unit,
+        max_share_percent=policy.redeem_max_share,
+        point_value=policy.point_value,
+        excluded_skus=tuple(str(s) for s in policy.excluded_skus or ()),
+        excluded_categories=tuple(str(c) for c in policy.excluded_categories or ()),
+    )
+
+
+def rules_active(kinds: Iterable[str], on: date) -> QuerySet[EarningRule]:
+    return (
+        EarningRule.objects.filter(kind__in=list(kinds), is_active=True)
+        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=on))
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .order_by("priority", "id")
+    )
+
+
+def rule_spec(rule: EarningRule) -> RuleSpec:
+    return RuleSpec(
+        id=rule.pk,
+        name=rule.name,
+        kind=rule.kind,
+        points=rule.points,
+        rate_points=rule.rate_points,
+        rate_amount=rule.rate_amount,
+        skus=tuple(str(s) for s in rule.skus or ()),
+        categories=tuple(str(c) for c in rule.categories or ()),
+        min_amount=rule.min_amount,
+        channel=rule.channel,
+        daily_cap=rule.daily_cap,
+        monthly_cap=rule.monthly_cap,
+        pending_days=rule.pending_days,
+        validity_days=rule.validity_days,
+    )
+
+
+def purchase_rules(on: date) -> list[RuleSpec]:
+    return [rule_spec(r) for r in rules_active([RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS], on)]
+
+
+def items_parse(raw: Iterable[dict[str, Any]] | None) -> tuple[Item, ...]:
+    """Order items as the rules see them; ``amount`` is the line total."""
+    items = []
+    for row in raw or ():
+        items.append(
+            Item(
+                sku=str(row.get("sku") or ""),
+                category=str(row.get("category") or ""),
+                amount=Decimal(str(row.get("amount") or "0")),
+                quantity=int(row.get("quantity") or 1),
+            )
+        )
+    return tuple(items)

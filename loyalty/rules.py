@@ -1,0 +1,189 @@
+"""How many points an order earns, and whether a redemption is allowed: pure functions.
+
+No Django here: the services turn the models into these plain values, call these
+functions and apply the result to the ledger. The stacking order is stated once, here:
+
+1. purchase-rate rules on the order amount (``floor(amount × points / unit)``), if the order
+   reaches the rule's minimum and channel;
+2. product/category bonus rules on matching items (fixed points × quantity, plus the rate
+   on the item amount);
+3. each rule's line is cut to what its per-member day and month caps leave;
+4. multipliers (the tier's, then each running campaign's) add ``floor(base × (factor − 1))``
+   on the purchase-rate lines only, so bonuses are never multiplied twice.
+
+Every line rounds down (floor) on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: int
+    name: str
+    kind: str
+    points: int = 0
+    rate_points: int = 0
+    rate_amount: Decimal = Decimal("0")
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    min_amount: Decimal = Decimal("0")
+    channel: str = ""
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+    pending_days: int = 0
+    validity_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str = ""
+    category: str = ""
+    amount: Decimal = Decimal("0")
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class Order:
+    amount: Decimal
+    channel: str = ""
+    items: tuple[Item, ...] = ()
+
+
+@dataclass(frozen=True)
+class Multiplier:
+    source: str  # "tier" or "campaign"
+    name: str
+    factor: Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    source: str  # "rule", "tier" or "campaign"
+    name: str
+    points: int
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Earning:
+    lines: tuple[Line, ...] = field(default_factory=tuple)
+
+    @property
+    def points(self) -> int:
+        return sum(line.points for line in self.lines)
+
+
+def floor_points(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def rate(amount: Decimal, rule: RuleSpec) -> int:
+    if rule.rate_points <= 0 or rule.rate_amount <= 0 or amount <= 0:
+        return 0
+    return floor_points(amount * rule.rate_points / rule.rate_amount)
+
+
+def _applies(rule: RuleSpec, order: Order) -> bool:
+    if rule.channel and order.channel and rule.channel != order.channel:
+        return False
+    return order.amount >= rule.min_amount
+
+
+def _matches(rule: RuleSpec, item: Item) -> bool:
+    return (bool(item.sku) and item.sku in rule.skus) or (
+        bool(item.category) and item.category in rule.categories
+    )
+
+
+def capped(points: int, cap_left: int | None) -> int:
+    if cap_left is None:
+        return points
+    return max(0, min(points, cap_left))
+
+
+def purchase_earning(
+    order: Order,
+    rules: Sequence[RuleSpec],
+    multipliers: Sequence[Multiplier] = (),
+    caps_left: Mapping[int, int | None] | None = None,
+) -> Earning:
+    """The points an order earns, line by line (see the module docstring for the order)."""
+    caps_left = caps_left or {}
+    lines: list[Line] = []
+    base = 0
+    for rule in rules:
+        if not _applies(rule, order):
+            continue
+        if rule.kind == "purchase_rate":
+            points = capped(rate(order.amount, rule), caps_left.get(rule.id))
+            base += points
+        elif rule.kind == "product_bonus":
+            points = sum(
+                rule.points * max(item.quantity, 0) + rate(item.amount, rule)
+                for item in order.items
+                if _matches(rule, item)
+            )
+            points = capped(points, caps_left.get(rule.id))
+        else:
+            continue
+        if points > 0:
+            lines.append(Line("rule", rule.name, points, rule.id))
+    for multiplier in multipliers:
+        extra = floor_points(base * (multiplier.factor - 1))
+        if extra > 0:
+            lines.append(Line(multiplier.source, multiplier.name, extra))
+    return Earning(tuple(lines))
+
+
+def fixed_earning(rule: RuleSpec, cap_left: int | None) -> Earning:
+    """An activity, referral, sign-up or birthday rule: its fixed points within the caps."""
+    points = capped(rule.points, cap_left)
+    return Earning((Line("rule", rule.name, points, rule.id),) if points > 0 else ())
+
+
+@dataclass(frozen=True)
+class RedemptionPolicySpec:
+    min_points: int
+    unit: int
+    max_share_percent: Decimal
+    point_value: Decimal
+    excluded_skus: tuple[str, ...] = ()
+    excluded_categories: tuple[str, ...] = ()
+
+
+def eligible_amount(order_amount: Decimal, items: Sequence[Item], policy: RedemptionPolicySpec) -> Decimal:
+    """The part of the order points may pay for: the order less its excluded items."""
+    excluded = sum(
+        (
+            item.amount
+            for item in items
+            if item.sku in policy.excluded_skus or item.category in policy.excluded_categories
+        ),
+        Decimal("0"),
+    )
+    return max(order_amount - excluded, Decimal("0"))
+
+
+def redemption_refusal(
+    points: int, order_amount: Decimal, items: Sequence[Item], policy: RedemptionPolicySpec
+) -> str | None:
+    """Why this redemption breaks the policy, or ``None`` when it is allowed."""
+    if points < policy.min_points:
+        return f"At least {policy.min_points} points must be redeemed at once."
+    if policy.unit > 1 and points % policy.unit:
+        return f"Points are redeemed in multiples of {policy.unit}."
+    eligible = eligible_amount(order_amount, items, policy)
+    if eligible <= 0:
+        return "No item of this order can be paid with points."
+    limit = eligible * policy.max_share_percent / 100
+    if points * policy.point_value > limit:
+        return (
+            f"Points may pay for at most {policy.max_share_percent.normalize():f}% "
+            f"of the eligible order amount ({eligible.normalize():f})."
+        )
+    return None

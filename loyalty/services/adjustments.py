@@ -1,0 +1,198 @@
+"""Manual adjustments by staff (a second person approves large ones) and opening balances."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from .. import clock
+from ..errors import InsufficientPoints, InvalidRequest, NotFound
+from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
+from ..models import Account, Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
+from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
+from .common import balance_dict, expiry_date
+from .outcome import Outcome
+
+
+def _apply(
+    *,
+    account: Account,
+    member: Member,
+    points: int,
+    reason: str,
+    key: str,
+    print_: str,
+    kind: OperationKind,
+    counter: SystemAccount,
+    source: EntrySource,
+    entry_kind: EntryKind,
+    validity_days: int | None,
+    internal_note: str = "",
+    actor: Any = None,
+    occurred_at: datetime | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Credit a new lot or debit open lots (available first, then pending); never below zero."""
+    today = clock.today()
+    posting = Posting.open(kind=kind, key=key, fingerprint_=print_, actor=actor, occurred_at=occurred_at)
+    lot = None
+    if points > 0:
+        earned_on: date = clock.local_date(occurred_at) if occurred_at else today
+        lot = posting.lot_create(account, points, source=source, available_on=earned_on,
+                                 expires_on=expiry_date(earned_on, validity_days))
+    else:
+        lots = list(spendable_lots(account, today)) + [
+            lot for lot in spendable_lots(account, today, include_pending=True) if lot.available_on > today
+        ]
+        open_points = sum(lot.remaining for lot in lots) - account.debt
+        if open_points < -points:
+            raise InsufficientPoints(
+                f"The member holds {max(open_points, 0)} points; {-points} cannot be taken.",
+                available=open_points,
+            )
+        posting.lots_take(lots, -points)
+    posting.move(account, points, kind=entry_kind, source=source, counter=counter, lot=lot,
+                 description=reason, internal_note=internal_note, reference=key)
+    result = posting.close({"member": member.external_id, "points": points,
+                            "balance": balance_dict(account, today)})
+    return result, posting.operation.pk
+
+
+def _check_points(points: int) -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidRequest("points must be a non-zero integer.", errors={"points": ["Enter a non-zero integer."]})
+
+
+@durable
+def points_adjust(
+    *,
+    member: Member,
+    points: int,
+    reason: str,
+    key: str,
+    actor: Any = None,
+    internal_note: str = "",
+    validity_days: int | None = DEFAULT_VALIDITY_DAYS,
+) -> Outcome:
+    """Add (a new lot) or remove (from open lots) points by hand, idempotent on ``key``."""
+    _check_points(points)
+    if not reason.strip():
+        raise InvalidRequest("A reason is required.", errors={"reason": ["This field is required."]})
+    print_ = fingerprint({"member": member.external_id, "points": points, "reason": reason})
+    full_key = f"adjust:{key}"
+    if (done := replay(full_key, print_)) is not None:
+        return Outcome(done, created=False)
+    account = accounts_lock([member.pk])[member.pk]
+    if (done := replay(full_key, print_)) is not None:
+        return Outcome(done, created=False)
+    result, _operation_id = _apply(
+        account=account, member=member, points=points, reason=reason, key=full_key, print_=print_,
+        kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL,
+        entry_kind=EntryKind.ADJUST, validity_days=validity_days, internal_note=internal_note, actor=actor,
+    )
+    return Outcome(result, created=True)
+
+
+@durable
+def points_import_opening(
+    *,
+    member: Member,
+    points: int,
+    source_label: str = "",
+    occurred_at: datetime | None = None,
+    validity_days: int | None = DEFAULT_VALIDITY_DAYS,
+    actor: Any = None,
+) -> Outcome:
+    """The balance a member had in the old system, as an entry against the import account.
+
+    Idempotent per member: importing the same file twice does not double anyone's points.
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        raise InvalidRequest("Opening points must be a positive integer.",
+                             errors={"opening_points": ["Must be a positive integer."]})
+    key = f"import:{member.external_id}"
+    print_ = fingerprint({"member": member.external_id, "points": points})
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    account = accounts_lock([member.pk])[member.pk]
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    reason = _("Opening balance carried over") + (f" ({source_label})" if source_label else "")
+    result, _operation_id = _apply(
+        account=account, member=member, points=points, reason=reason, key=key, print_=print_,
+        kind=OperationKind.IMPORT, counter=SystemAccount.IMPORTED, source=EntrySource.IMPORT,
+        entry_kind=EntryKind.EARN, validity_days=validity_days, actor=actor, occurred_at=occurred_at,
+    )
+    return Outcome(result, created=True)
+
+
+@durable
+def adjustment_request(
+    *, member: Member, points: int, reason: str, requested_by: Any, internal_note: str = "",
+    validity_days: int | None = DEFAULT_VALIDITY_DAYS,
+) -> Adjustment:
+    """Record a staff adjustment; apply it at once when below the approval threshold."""
+    _check_points(points)
+    if not reason.strip():
+        raise InvalidRequest("A reason is required.", errors={"reason": ["This field is required."]})
+    adjustment = Adjustment.objects.create(
+        member=member, points=points, reason=reason, internal_note=internal_note,
+        validity_days=validity_days, requested_by=requested_by,
+    )
+    if abs(points) < policy_get().adjustment_approval_threshold:
+        _adjustment_apply(adjustment, decided_by=requested_by)
+    return adjustment
+
+
+def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any) -> None:
+    account = accounts_lock([adjustment.member_id])[adjustment.member_id]
+    key = f"adjust:adjustment-{adjustment.pk}"
+    print_ = fingerprint({"adjustment": adjustment.pk})
+    _result, operation_id = _apply(
+        account=account, member=adjustment.member, points=adjustment.points, reason=adjustment.reason,
+        key=key, print_=print_, kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED,
+        source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST, validity_days=adjustment.validity_days,
+        internal_note=adjustment.internal_note, actor=decided_by,
+    )
+    Adjustment.objects.filter(pk=adjustment.pk).update(
+        status=Adjustment.Status.APPLIED, decided_by=decided_by, decided_at=timezone.now(),
+        operation_id=operation_id,
+    )
+    adjustment.refresh_from_db()
+
+
+def _pending(adjustment_id: int) -> Adjustment:
+    adjustment = (
+        Adjustment.objects.select_for_update().select_related("member").filter(pk=adjustment_id).first()
+    )
+    if adjustment is None:
+        raise NotFound(f"No adjustment {adjustment_id}.")
+    if adjustment.status != Adjustment.Status.PENDING:
+        raise InvalidRequest(_("This adjustment was already decided."))
+    return adjustment
+
+
+@durable
+def adjustment_approve(*, adjustment_id: int, approver: Any) -> Adjustment:
+    """A second person approves a large adjustment; the requester cannot approve their own."""
+    adjustment = _pending(adjustment_id)
+    if adjustment.requested_by_id is not None and adjustment.requested_by_id == getattr(approver, "pk", None):
+        raise InvalidRequest(_("An adjustment must be approved by someone other than its requester."))
+    _adjustment_apply(adjustment, decided_by=approver)
+    return adjustment
+
+
+@durable
+def adjustment_reject(*, adjustment_id: int, approver: Any) -> Adjustment:
+    adjustment = _pending(adjustment_id)
+    Adjustment.objects.filter(pk=adjustment.pk).update(
+        status=Adjustment.Status.REJECTED, decided_by=approver, decided_at=timezone.now()
+    )
+    adjustment.refresh_from_db()
+    return adjustment
+
+

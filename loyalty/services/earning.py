@@ -1,0 +1,270 @@
+"""Earning: purchases (with the referral reward on a referee's first purchase) and activities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from members.models import Member, MemberStatus, Store
+
+from .. import clock
+from ..errors import InvalidRequest
+from ..ledger import Posting, accounts_lock, durable, fingerprint, replay
+from ..models import (
+    Account,
+    Activity,
+    EarningRule,
+    EntryKind,
+    EntrySource,
+    OperationKind,
+    Purchase,
+    RuleEarning,
+    RuleKind,
+    SystemAccount,
+)
+from ..policy import DEFAULT_VALIDITY_DAYS, items_parse, purchase_rules, rule_spec, rules_active
+from ..rules import Earning, Multiplier, Order, RuleSpec, fixed_earning, purchase_earning
+from .common import balance_dict, expiry_date, member_require_active
+from .outcome import Outcome
+from .tiers import tier_upgrade_if_qualified
+
+BUILTIN_ACTIVITY_TYPES = ("visit", "review", "sns_share", "app_install", "survey")
+
+
+def caps_left(account: Account, rules: Sequence[RuleSpec], on: date) -> dict[int, int | None]:
+    """What each capped rule may still pay this member on ``on`` (day and month caps)."""
+    left: dict[int, int | None] = {}
+    for rule in rules:
+        if rule.daily_cap is None and rule.monthly_cap is None:
+            left[rule.id] = None
+            continue
+        earned = RuleEarning.objects.filter(account=account, rule_id=rule.id)
+        candidates = []
+        if rule.daily_cap is not None:
+            day = earned.filter(earned_on=on).aggregate(t=Sum("points"))["t"] or 0
+            candidates.append(rule.daily_cap - day)
+        if rule.monthly_cap is not None:
+            month = earned.filter(earned_on__gte=on.replace(day=1), earned_on__lte=on)
+            candidates.append(rule.monthly_cap - (month.aggregate(t=Sum("points"))["t"] or 0))
+        left[rule.id] = max(0, min(candidates))
+    return left
+
+
+def _record_rule_earnings(posting: Posting, account: Account, earning: Earning, on: date) -> None:
+    RuleEarning.objects.bulk_create(
+        RuleEarning(account=account, rule_id=line.rule_id, operation=posting.operation,
+                    points=line.points, earned_on=on)
+        for line in earning.lines
+        if line.rule_id is not None
+    )
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidRequest(f"{field} is not a number.", errors={field: ["Enter a number."]}) from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidRequest(f"{field} must be positive.", errors={field: ["Must be greater than zero."]})
+    return amount
+
+
+def _referral_reward(posting: Posting, referee: Member, accounts: dict[int, Account], on: date) -> None:
+    """50 P (by default) to both sides when a referred member buys for the first time."""
+    referrer_id = referee.referred_by_id
+    if referrer_id is None or referrer_id not in accounts:
+        return
+    referrer = Member.objects.filter(pk=referrer_id).first()
+    if referrer is None or referrer.status != MemberStatus.ACTIVE:
+        return
+    rule = rules_active([RuleKind.REFERRAL], on).first()
+    if rule is None or rule.points <= 0:
+        return
+    spec = rule_spec(rule)
+    for member_id, other in ((referee.pk, referrer), (referrer_id, referee)):
+        account = accounts[member_id]
+        earning = fixed_earning(spec, caps_left(account, [spec], on)[spec.id])
+        if earning.points <= 0:
+            continue
+        lot = posting.lot_create(
+            account, earning.points, source=EntrySource.REFERRAL,
+            available_on=on + timedelta(days=spec.pending_days),
+            expires_on=expiry_date(on, spec.validity_days),
+        )
+        posting.move(
+            account, earning.points, kind=EntryKind.EARN, source=EntrySource.REFERRAL,
+            counter=SystemAccount.ISSUED, lot=lot, reference=other.external_id,
+            description=_("Referral reward"),
+        )
+        _record_rule_earnings(posting, account, earning, on)
+
+
+
+@durable
+def purchase_record(
+    *,
+    member: Member,
+    order_id: str,
+    amount: Decimal | str,
+    occurred_at: datetime | None = None,
+    channel: str = "",
+    store: Store | None = None,
+    items: Sequence[dict[str, Any]] = (),
+    actor: Any = None,
+) -> Outcome:
+    """Earn on a paid order: rules, tier and campaign multipliers, pending days and validity.
+
+    Pending points become available ``pending_days`` after the purchase (the return window
+    runs from the purchase), so an order reported late may be available at once.
+    """
+    if not order_id:
+        raise InvalidRequest("order_id is required.", errors={"order_id": ["This field is required."]})
+    value = _amount(amount, "amount")
+    parsed_items = items_parse(items)
+    channel = channel or (store.channel if store else member.channel)
+    key = f"purchase:{order_id}"
+    request = {
+        "member": member.external_id, "order_id": order_id, "amount": value,
+        "occurred_at": occurred_at, "channel": channel, "store": store.code if store else None,
+        "items": [item.__dict__ for item in parsed_items],
+    }
+    print_ = fingerprint(request)
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    member_require_active(member)
+    occurred_at = occurred_at or clock.now()
+    earned_on = clock.local_date(occurred_at)
+    today = clock.today()
+
+    first_purchase = not Purchase.objects.filter(member=member).exists()
+    to_lock = [member.pk]
+    if first_purchase and member.referred_by_id:
+        to_lock.append(member.referred_by_id)
+    accounts = accounts_lock(to_lock)
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    account = accounts[member.pk]
+
+    rules = purchase_rules(earned_on)
+    multipliers = []
+    if member.tier_id and member.tier and member.tier.earn_multiplier > 1:
+        multipliers.append(Multiplier("tier", member.tier.name, member.tier.earn_multiplier))
+    order = Order(amount=value, channel=channel, items=parsed_items)
+    earning = purchase_earning(order, rules, multipliers, caps_left(account, rules, earned_on))
+
+    posting = Posting.open(kind=OperationKind.PURCHASE, key=key, fingerprint_=print_, actor=actor,
+                           occurred_at=occurred_at)
+    lot = None
+    available_on, expires_on = earned_on, None
+    if earning.points > 0:
+        governing = next(
+            (rule for line in earning.lines for rule in rules if rule.id == line.rule_id), None
+        )
+        pending_days = governing.pending_days if governing else 0
+        validity = governing.validity_days if governing else DEFAULT_VALIDITY_DAYS
+        available_on = earned_on + timedelta(days=pending_days)
+        expires_on = expiry_date(earned_on, validity)
+        lot = posting.lot_create(account, earning.points, source=EntrySource.PURCHASE,
+                                 available_on=available_on, expires_on=expires_on)
+        posting.move(
+            account, earning.points, kind=EntryKind.EARN, source=EntrySource.PURCHASE,
+            counter=SystemAccount.ISSUED, order_id=order_id, reference=order_id, lot=lot,
+            description=_("Points for order %(order)s") % {"order": order_id},
+        )
+        _record_rule_earnings(posting, account, earning, earned_on)
+    purchase = Purchase.objects.create(
+        order_id=order_id, member=member, store=store, channel=channel, amount=value,
+        items=[{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
+               for i in parsed_items],
+        points=earning.points, lot=lot, operation=posting.operation, occurred_at=occurred_at,
+        breakdown=[{"source": line.source, "name": line.name, "points": line.points}
+                   for line in earning.lines],
+    )
+    if first_purchase:
+        _referral_reward(posting, member, accounts, earned_on)
+    tier_upgrade_if_qualified(member, account, today)
+    result = {
+        "order_id": purchase.order_id,
+        "points": earning.points,
+        "status": "pending" if available_on > today else "available",
+        "available_on": available_on.isoformat(),
+        "expires_on": expires_on.isoformat() if expires_on else None,
+        "breakdown": purchase.breakdown,
+        "balance": balance_dict(account, today),
+    }
+    return Outcome(posting.close(result), created=True)
+
+
+def activity_types_known() -> set[str]:
+    defined = EarningRule.objects.filter(kind=RuleKind.ACTIVITY).values_list("activity_type", flat=True)
+    return set(BUILTIN_ACTIVITY_TYPES) | {t for t in defined if t}
+
+
+@durable
+def activity_record(
+    *,
+    member: Member,
+    type: str,
+    reference: str,
+    occurred_at: datetime | None = None,
+    actor: Any = None,
+) -> Outcome:
+    """Fixed points for a review, a visit, a share …, once per (type, reference).
+
+    When no rule pays (no active rule, cap reached) the activity is still recorded with
+    0 points and the reason, so a replay answers the same.
+    """
+    if not reference:
+        raise InvalidRequest("reference is required.", errors={"reference": ["This field is required."]})
+    if type not in activity_types_known():
+        raise InvalidRequest(f"Unknown activity type {type!r}.", errors={"type": ["Unknown activity type."]})
+    key = f"activity:{type}:{reference}"
+    print_ = fingerprint({"member": member.external_id, "type": type, "reference": reference})
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    member_require_active(member)
+    occurred_at = occurred_at or clock.now()
+    earned_on = clock.local_date(occurred_at)
+    today = clock.today()
+    account = accounts_lock([member.pk])[member.pk]
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+
+    rule = rules_active([RuleKind.ACTIVITY], earned_on).filter(activity_type=type).first()
+    posting = Posting.open(kind=OperationKind.ACTIVITY, key=key, fingerprint_=print_, actor=actor,
+                           occurred_at=occurred_at)
+    points, reason = 0, ""
+    if rule is None:
+        reason = _("No active rule pays for this activity type.")
+    else:
+        spec = rule_spec(rule)
+        earning = fixed_earning(spec, caps_left(account, [spec], earned_on)[spec.id])
+        points = earning.points
+        if points <= 0:
+            reason = _("The earning cap for this activity is reached.")
+        else:
+            lot = posting.lot_create(
+                account, points, source=EntrySource.ACTIVITY,
+                available_on=earned_on + timedelta(days=spec.pending_days),
+                expires_on=expiry_date(earned_on, spec.validity_days),
+            )
+            posting.move(
+                account, points, kind=EntryKind.EARN, source=EntrySource.ACTIVITY,
+                counter=SystemAccount.ISSUED, reference=f"{type}:{reference}", lot=lot,
+                description=rule.name,
+            )
+            _record_rule_earnings(posting, account, earning, earned_on)
+    Activity.objects.create(member=member, type=type, reference=reference, rule=rule, points=points,
+                            reason=reason, operation=posting.operation, occurred_at=occurred_at)
+    if points:
+        tier_upgrade_if_qualified(member, account, today)
+        result: dict[str, Any] = {"points": points, "rule": rule.name if rule else None,
+                                  "balance": balance_dict(account, today)}
+    else:
+        result = {"points": 0, "reason": reason, "balance": balance_dict(account, today)}
+    return Outcome(posting.close(result), created=points > 0)

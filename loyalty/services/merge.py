@@ -1,0 +1,59 @@
+"""Merging one member's points into another's (an offline member joining their online one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from members.models import Member, MemberStatus
+
+from .. import clock
+from ..errors import InvalidRequest
+from ..ledger import Posting, accounts_lock, durable, fingerprint, replay
+from ..models import EntryKind, EntrySource, Lot, OperationKind
+from .common import balance_dict
+from .outcome import Outcome
+
+
+@durable
+def member_points_merge(*, source: Member, target: Member, actor: Any = None) -> Outcome:
+    """Move every open lot (keeping its dates) and any debt from ``source`` to ``target``.
+
+    Both accounts are locked in id order; the source member is marked merged, so it can
+    neither earn nor spend again. A member is merged once: a replay returns the first result.
+    """
+    if source.pk == target.pk:
+        raise InvalidRequest(_("A member cannot be merged into itself."))
+    key = f"merge:{source.pk}"
+    print_ = fingerprint({"source": source.pk, "target": target.pk})
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    if target.status in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
+        raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
+    today = clock.today()
+    accounts = accounts_lock([source.pk, target.pk])
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    from_account, to_account = accounts[source.pk], accounts[target.pk]
+    posting = Posting.open(kind=OperationKind.MERGE, key=key, fingerprint_=print_, actor=actor)
+    lots = list(Lot.objects.filter(account=from_account, remaining__gt=0).order_by("id"))
+    held = {lot.pk: lot.remaining for lot in lots}
+    moved_points = posting.lots_take(lots, sum(held.values()))
+    for lot in lots:
+        posting.lot_create(to_account, held[lot.pk], source=lot.source,
+                           available_on=lot.available_on, expires_on=lot.expires_on)
+    debt = from_account.debt
+    posting.debt_add(from_account, -debt)
+    posting.debt_add(to_account, debt)
+    posting.debt_settle(to_account)
+    net = moved_points - debt
+    description = _("Points merged from member %(source)s into %(target)s") % {
+        "source": source.external_id, "target": target.external_id,
+    }
+    posting.move(to_account, net, kind=EntryKind.MERGE, source=EntrySource.SYSTEM,
+                 counter=from_account, description=description, reference=source.external_id)
+    Member.objects.filter(pk=source.pk).update(status=MemberStatus.MERGED, merged_into=target)
+    result = {"source": source.external_id, "target": target.external_id, "points": net,
+              "balance": balance_dict(to_account, today)}
+    return Outcome(posting.close(result), created=True)

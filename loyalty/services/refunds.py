@@ -1,0 +1,127 @@
+"""Refunds: earned points reversed and redeemed points restored, both in proportion."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .. import clock
+from ..errors import InvalidRequest, NotFound
+from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
+from ..models import (
+    EntryKind,
+    EntrySource,
+    Lot,
+    NegativeBalancePolicy,
+    OperationKind,
+    Purchase,
+    Redemption,
+    Refund,
+    SystemAccount,
+)
+from ..policy import policy_get
+from ..rules import floor_points
+from .common import balance_dict
+from .earning import _amount
+from .outcome import Outcome
+from .redemption import restore_to_lots
+
+
+def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decimal) -> int:
+    """The points of ``total`` that belong to the refunded slice ``before → after`` of ``whole``.
+
+    Cumulative rounding (floor of the running share, less the floor before) makes a series
+    of partial refunds add up to exactly ``total`` once the whole order is refunded.
+    """
+    if after >= whole:
+        return total - floor_points(total * before / whole)
+    return floor_points(total * after / whole) - floor_points(total * before / whole)
+
+
+@durable
+def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, actor: Any = None) -> Outcome:
+    """Reverse the points recorded at purchase in proportion to the refunded amount.
+
+    The reversal takes the order's own lot first, then the member's other open lots
+    (soonest expiry first); what the member already spent is the policy's: a debt the
+    next earnings repay, or a write-off. Points redeemed on the order come back in the
+    same proportion, into the lots they came from.
+    """
+    if not refund_id:
+        raise InvalidRequest("refund_id is required.", errors={"refund_id": ["This field is required."]})
+    value = _amount(amount, "amount")
+    purchase = Purchase.objects.filter(order_id=order_id).first()
+    if purchase is None:
+        raise NotFound(f"No purchase with order id {order_id}.")
+    key = f"refund:{refund_id}"
+    print_ = fingerprint({"order_id": order_id, "refund_id": refund_id, "amount": value})
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    today = clock.today()
+    account = accounts_lock([purchase.member_id])[purchase.member_id]
+    if (done := replay(key, print_)) is not None:
+        return Outcome(done, created=False)
+    purchase.refresh_from_db()
+    before = purchase.refunded_amount
+    after = before + value
+    if after > purchase.amount:
+        left = purchase.amount - before
+        raise InvalidRequest(
+            f"Refund exceeds what remains of the order ({left.normalize():f}).",
+            errors={"amount": [f"At most {left.normalize():f} remains to refund."]},
+        )
+    posting = Posting.open(kind=OperationKind.REFUND, key=key, fingerprint_=print_, actor=actor)
+
+    restored = 0
+    redemption = (
+        Redemption.objects.filter(member_id=purchase.member_id, order_id=order_id,
+                                  status=Redemption.Status.ACTIVE).first()
+    )
+    if redemption is not None:
+        share = proportional_share(redemption.points, before, after, purchase.amount)
+        restored = restore_to_lots(posting, redemption, min(share, redemption.points - redemption.points_restored))
+        if restored:
+            Redemption.objects.filter(pk=redemption.pk).update(
+                points_restored=redemption.points_restored + restored
+            )
+            posting.move(
+                account, restored, kind=EntryKind.CANCEL_REDEEM, source=EntrySource.PURCHASE,
+                counter=SystemAccount.REDEEMED, order_id=order_id, reference=refund_id,
+                description=_("Points used on order %(order)s returned by a refund") % {"order": order_id},
+            )
+
+    to_reverse = min(proportional_share(purchase.points, before, after, purchase.amount),
+                     purchase.points - purchase.points_reversed)
+    taken = 0
+    written_off = 0
+    if to_reverse > 0:
+        own: list[Lot] = [purchase.lot] if purchase.lot else []
+        taken = posting.lots_take(own, to_reverse)
+        if taken < to_reverse:
+            others = [lot for lot in spendable_lots(account, today, include_pending=True)
+                      if lot.pk != purchase.lot_id]
+            taken += posting.lots_take(others, to_reverse - taken)
+        shortfall = to_reverse - taken
+        if shortfall and policy_get().negative_balance_policy == NegativeBalancePolicy.DEBT:
+            posting.debt_add(account, shortfall)
+        else:
+            written_off = shortfall
+        posting.move(
+            account, -(to_reverse - written_off), kind=EntryKind.REVERSE, source=EntrySource.PURCHASE,
+            counter=SystemAccount.ISSUED, order_id=order_id, reference=refund_id,
+            description=_("Points for order %(order)s reversed by a refund") % {"order": order_id},
+            internal_note=(f"{written_off} P written off: already spent" if written_off else ""),
+        )
+    Purchase.objects.filter(pk=purchase.pk).update(
+        refunded_amount=after, points_reversed=purchase.points_reversed + to_reverse
+    )
+    refund = Refund.objects.create(
+        refund_id=refund_id, purchase=purchase, amount=value, points_reversed=to_reverse - written_off,
+        points_restored=restored, points_written_off=written_off, operation=posting.operation,
+    )
+    result = {"refund_id": refund.refund_id, "order_id": order_id,
+              "points_reversed": refund.points_reversed, "points_restored": restored,
+              "balance": balance_dict(account, today)}
+    return Outcome(posting.close(result), created=True)

@@ -1,0 +1,69 @@
+"""Tier upgrades the moment a member qualifies; downgrades wait for the evaluation date."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import F, Sum
+from django.utils.translation import gettext as _
+
+from members.models import Member, Tier, TierBasis, TierChange
+
+from ..models import Account, EntryKind, LedgerEntry, Purchase
+
+
+def months_before(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    return date(year, month, 28)
+
+
+def qualifying_amount(member: Member, account: Account, basis: str, since: date) -> Decimal:
+    """Spend (net of refunds) or points earned since ``since``; never the current balance."""
+    if basis == TierBasis.POINTS:
+        total = LedgerEntry.objects.filter(
+            account=account, kind__in=[EntryKind.EARN, EntryKind.REVERSE], occurred_at__date__gte=since
+        ).aggregate(total=Sum("points"))["total"]
+        return Decimal(total or 0)
+    total = Purchase.objects.filter(member=member, occurred_at__date__gte=since).aggregate(
+        total=Sum(F("amount") - F("refunded_amount"))
+    )["total"]
+    return Decimal(total or 0)
+
+
+def tier_upgrade_if_qualified(member: Member, account: Account, today: date) -> Tier | None:
+    """Raise the member's tier at once when the window's spend or points cross a threshold."""
+    current_rank = member.tier.rank if member.tier_id and member.tier else -1
+    tiers = list(Tier.objects.filter(is_active=True, rank__gt=current_rank).order_by("-rank"))
+    cache: dict[tuple[str, int], Decimal] = {}
+    for tier in tiers:
+        cache_key = (tier.basis, tier.window_months)
+        if cache_key not in cache:
+            since = months_before(today, tier.window_months)
+            cache[cache_key] = qualifying_amount(member, account, tier.basis, since)
+        if cache[cache_key] >= tier.threshold:
+            TierChange.objects.create(
+                member=member, from_tier=member.tier, to_tier=tier,
+                reason=TierChange.Reason.QUALIFIED, note=_("Qualified by activity in the window"),
+            )
+            Member.objects.filter(pk=member.pk).update(tier=tier)
+            member.tier = tier
+            return tier
+    return None
+
+
+def next_tier_progress(member: Member, account: Account, today: date) -> tuple[Tier, Decimal] | None:
+    """The next tier up and what is left to reach it, or ``None`` at the top."""
+    current_rank = member.tier.rank if member.tier_id and member.tier else -1
+    tier = Tier.objects.filter(is_active=True, rank__gt=current_rank).order_by("rank").first()
+    if tier is None:
+        return None
+    have = qualifying_amount(member, account, tier.basis, months_before(today, tier.window_months))
+    return tier, max(tier.threshold - have, Decimal("0"))
