@@ -1,8 +1,20 @@
-"""Top-level URLs: the admin and (later) the API."""
+"""Top-level URLs: the admin, the REST API, its schema and docs, health, the widget demo."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from loyalty.api.demo import widget_demo
+from loyalty.api.views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("loyalty.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("health/", health, name="health"),
+    path("widget/demo/", widget_demo, name="widget-demo"),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = _("Loyalty points")
+
+    def ready(self) -> None:
+        from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)

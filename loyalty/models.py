@@ -494,3 +494,54 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member}: {self.points:+d} P"
+
+
+class ApiScope(models.TextChoices):
+    MEMBERS_READ = "members:read", _("Read members, balances and history")
+    MEMBERS_WRITE = "members:write", _("Create and update members")
+    POINTS_WRITE = "points:write", _("Report purchases, refunds, redemptions and activities")
+
+
+class ApiKey(models.Model):
+    """A server key for the storefront or a POS. Only a SHA-256 hash of the secret is kept.
+
+    The key reads ``dg_<prefix>_<secret>``; the prefix is shown in the admin and looked up by
+    index, the secret is compared by hash. Keys carry 256 bits of randomness, so a fast hash
+    is as safe as a slow one here and keeps the check off the request's critical path.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys",
+        help_text=_("A store key may only report that store's sales"),
+    )
+    allowed_origins = models.JSONField(
+        _("allowed CORS origins"), default=list, blank=True, help_text=_("e.g. https://shop.example.com")
+    )
+    throttle_rate = models.CharField(
+        _("rate limit"), max_length=20, default="1200/min", help_text=_("requests per sec, min, hour or day")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} (dg_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or ())

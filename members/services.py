@@ -14,7 +14,7 @@ from loyalty.errors import InvalidRequest
 from .models import Channel, Member, Store, Tier, TierChange
 from .phone import InvalidPhoneNumber, normalize_phone
 
-_UNSET: Any = object()
+UNSET: Any = object()  # "not sent", as opposed to None ("clear it")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _upsert(
         member.phone = phone_clean(phone)
     if email is not None:
         member.email = email.strip().lower()
-    if birthday is not _UNSET and birthday != member.birthday:
+    if birthday is not UNSET and birthday != member.birthday:
         if member.pk is not None:
             member.birthday_changed_at = timezone.now()
         member.birthday = birthday
@@ -102,7 +102,7 @@ def member_upsert(
     name: str,
     phone: str | None = None,
     email: str | None = None,
-    birthday: date | Any | None = _UNSET,
+    birthday: date | Any | None = UNSET,
     channel: str | None = None,
     store_code: str | None = None,
     referrer_code: str | None = None,

@@ -1,0 +1,119 @@
+"""Authentication, scopes and throttling for the API: server keys and widget tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from ..models import ApiKey
+from .keys import WidgetClaims, api_key_check, widget_token_check
+
+
+class ApiClient:
+    """The caller behind a key or a token; DRF wants a user-like object."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _credentials(request: Request, scheme: str) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    given, _, value = header.partition(" ")
+    if given.lower() != scheme.lower():
+        return None
+    return value.strip()
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Api-Key dg_<prefix>_<secret>``."""
+
+    def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
+        value = _credentials(request, "Api-Key")
+        if value is None:
+            return None
+        key = api_key_check(value) if value else None
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return ApiClient(f"api-key:{key.prefix}"), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Api-Key"
+
+
+class WidgetTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <widget token>`` from the customer's browser."""
+
+    def authenticate(self, request: Request) -> tuple[ApiClient, WidgetClaims] | None:
+        value = _credentials(request, "Bearer")
+        if value is None:
+            return None
+        claims = widget_token_check(value) if value else None
+        if claims is None or not ApiKey.objects.filter(pk=claims.key_id, revoked_at__isnull=True).exists():
+            raise exceptions.AuthenticationFailed("Invalid or expired widget token.")
+        return ApiClient(f"widget:{claims.member_id}"), claims
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class HasScope(BasePermission):
+    """The key must hold the view's ``required_scope``; widget tokens hold none."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if key is None:
+            raise exceptions.NotAuthenticated()
+        if not isinstance(key, ApiKey):
+            return False
+        scope = getattr(view, "required_scope", None)
+        return scope is None or key.has_scope(scope)
+
+
+class IsWidgetToken(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.auth is None:
+            raise exceptions.NotAuthenticated()
+        return isinstance(request.auth, WidgetClaims)
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Each key has its own rate (``ApiKey.throttle_rate``); widget tokens share their key's."""
+
+    scope = "api_key"
+
+    def __init__(self) -> None:  # the rate comes from the key, not from settings
+        self.rate = None
+        self.num_requests, self.duration = None, None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        auth = request.auth
+        if isinstance(auth, ApiKey):
+            self.rate, ident = auth.throttle_rate, f"k{auth.pk}"
+        elif isinstance(auth, WidgetClaims):
+            self.rate, ident = "120/min", f"w{auth.member_id}"
+        else:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.key = self.cache_format % {"scope": self.scope, "ident": ident}
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if self.num_requests is not None and len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return None

@@ -1,0 +1,111 @@
+"""Issuing and checking API keys and widget tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core import signing
+from django.utils import timezone
+
+from members.models import Store
+
+from ..models import ApiKey, ApiScope
+
+KEY_PREFIX = "dg"
+WIDGET_TOKEN_SALT = "dangol.widget-token"
+WIDGET_TOKEN_TTL = timedelta(minutes=15)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    plaintext: str
+
+
+def api_key_create(
+    *,
+    name: str,
+    scopes: list[str] | None = None,
+    store: Store | None = None,
+    allowed_origins: list[str] | None = None,
+    created_by: Any = None,
+) -> IssuedKey:
+    """A new key; the plaintext exists only in the return value, never in the database."""
+    valid = set(ApiScope.values)
+    chosen = list(dict.fromkeys(scopes)) if scopes else list(ApiScope.values)
+    unknown = [s for s in chosen if s not in valid]
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
+    prefix = secrets.token_hex(4)
+    while ApiKey.objects.filter(prefix=prefix).exists():
+        prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name, prefix=prefix, secret_hash=secret_hash(secret), scopes=chosen, store=store,
+        allowed_origins=allowed_origins or [], created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    return IssuedKey(key, f"{KEY_PREFIX}_{prefix}_{secret}")
+
+
+def api_key_revoke(key: ApiKey) -> None:
+    if key.revoked_at is None:
+        ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+        key.revoked_at = timezone.now()
+
+
+def api_key_check(plaintext: str) -> ApiKey | None:
+    """The active key this text names, or ``None``. One indexed query, constant-time compare."""
+    parts = plaintext.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    key = ApiKey.objects.select_related("store").filter(prefix=parts[1]).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, secret_hash(parts[2])):
+        return None
+    if key.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        # At most one write a minute per key: "last used" is for operators, not an audit log.
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+@dataclass(frozen=True)
+class WidgetClaims:
+    member_id: int
+    key_id: int
+    expires_at: datetime
+
+
+def widget_token_issue(*, member_id: int, key: ApiKey) -> tuple[str, datetime]:
+    """A signed, short-lived token that reads one member's balance and nothing else."""
+    expires_at = timezone.now() + WIDGET_TOKEN_TTL
+    token = signing.dumps({"m": member_id, "k": key.pk, "e": int(expires_at.timestamp())},
+                          salt=WIDGET_TOKEN_SALT, compress=False)
+    return token, expires_at
+
+
+def widget_token_check(token: str) -> WidgetClaims | None:
+    try:
+        data = signing.loads(token, salt=WIDGET_TOKEN_SALT, max_age=WIDGET_TOKEN_TTL)
+    except signing.BadSignature:
+        return None
+    try:
+        expires_at = datetime.fromtimestamp(int(data["e"]), tz=UTC)
+        claims = WidgetClaims(member_id=int(data["m"]), key_id=int(data["k"]), expires_at=expires_at)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if claims.expires_at <= timezone.now():
+        return None
+    return claims

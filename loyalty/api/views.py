@@ -1,0 +1,398 @@
+"""The REST API: one class per operation, thin over the services (../shared/API.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import django_filters
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.models import Member, Store
+from members.selectors import members_by_email, members_by_phone
+from members.services import UNSET, member_upsert
+
+from .. import clock, services
+from ..errors import MemberNotFound, NotFound
+from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
+from ..policy import policy_get
+from ..selectors import balance_card, member_with_progress
+from . import serializers as s
+from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasScope, IsWidgetToken, WidgetTokenAuthentication
+from .keys import WidgetClaims, widget_token_issue
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
+    401: OpenApiResponse(s.ErrorSerializer, description="not_authenticated / authentication_failed"),
+    403: OpenApiResponse(s.ErrorSerializer, description="permission_denied"),
+    404: OpenApiResponse(s.ErrorSerializer, description="member_not_found / not_found"),
+    429: OpenApiResponse(s.ErrorSerializer, description="throttled"),
+}
+
+
+def clean_id(value: str) -> str | None:
+    """Path and query ids with a NUL or over-long text can name nothing: treat as unknown."""
+    if not value or "\x00" in value or len(value) > 200:
+        return None
+    return value
+
+
+class KeyView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ApiKeyRateThrottle]
+    required_scope: str | None = None
+
+    @property
+    def key(self) -> ApiKey:
+        assert isinstance(self.request.auth, ApiKey)
+        return self.request.auth
+
+    def member_get(self, external_id: str, queryset: QuerySet[Member] | None = None) -> Member:
+        ident = clean_id(external_id)
+        qs = queryset if queryset is not None else Member.objects.select_related("tier", "home_store", "referred_by")
+        member = qs.filter(external_id=ident).first() if ident else None
+        if member is None:
+            raise MemberNotFound(f"No member with external id {external_id[:64]!r}.")
+        return member
+
+    def store_for(self, store_code: str | None) -> Store | None:
+        """The sale's store; a store-bound key may only speak for its own store."""
+        bound = self.key.store
+        if store_code:
+            if bound is not None and bound.code != store_code:
+                raise exceptions.PermissionDenied("This key may only report sales of its own store.")
+            store = Store.objects.filter(code=store_code).first()
+            if store is None:
+                raise exceptions.ValidationError({"store_code": ["Unknown store."]})
+            return store
+        return bound
+
+    def validated(self, serializer_class: type[s.serializers.Serializer]) -> dict[str, Any]:
+        if not isinstance(self.request.data, dict):
+            raise exceptions.ParseError("The body must be a JSON object.")
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+def answer(outcome: services.Outcome) -> Response:
+    return Response(outcome.data, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+
+
+class MemberDetailApi(KeyView):
+    def get_permissions(self) -> list[Any]:
+        self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
+        return super().get_permissions()
+
+    @extend_schema(responses={200: s.MemberOutputSerializer, **ERRORS}, summary="Read a member")
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(s.MemberOutputSerializer(self.member_get(external_id)).data)
+
+    @extend_schema(
+        request=s.MemberInputSerializer,
+        responses={200: s.MemberOutputSerializer, 201: s.MemberOutputSerializer, **ERRORS},
+        summary="Create or update a member",
+        examples=[OpenApiExample("Sign-up", request_only=True, value={
+            "name": "김단골", "phone": "010-1234-5678", "email": "dangol@example.com", "birthday": "1990-05-31",
+            "channel": "online", "marketing_consent": {"sms": True, "email": False}})],
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        ident = clean_id(external_id)
+        if ident is None or len(ident) > 64:
+            raise exceptions.ValidationError({"external_id": ["Enter a valid id of at most 64 characters."]})
+        data = self.validated(s.MemberInputSerializer)
+        bound = self.key.store
+        existing = Member.objects.filter(external_id=ident).select_related("home_store").first()
+        if bound is not None and existing is not None and existing.home_store_id not in (None, bound.pk):
+            raise exceptions.PermissionDenied("This store key may not change a member of another store.")
+        if bound is not None and data.get("store_code") and data["store_code"] != bound.code:
+            raise exceptions.PermissionDenied("This key may only register members of its own store.")
+        consent = data.get("marketing_consent") or {}
+        store_code = data.get("store_code") or (bound.code if bound is not None and existing is None else None)
+        result = member_upsert(
+            external_id=ident, name=data["name"], phone=data.get("phone"), email=data.get("email"),
+            birthday=data.get("birthday", UNSET),
+            channel=data.get("channel"), store_code=store_code, referrer_code=data.get("referrer_code"),
+            marketing_sms=consent.get("sms"), marketing_email=consent.get("email"),
+        )
+        return Response(s.MemberOutputSerializer(self.member_get(ident)).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class MemberFilter(django_filters.FilterSet):
+    phone = django_filters.CharFilter(method="by_phone", max_length=30)
+    email = django_filters.CharFilter(method="by_email", max_length=254)
+
+    class Meta:
+        model = Member
+        fields: list[str] = []
+
+    def by_phone(self, queryset: QuerySet[Member], name: str, value: str) -> QuerySet[Member]:
+        return queryset & members_by_phone(value) if "\x00" not in value else queryset.none()
+
+    def by_email(self, queryset: QuerySet[Member], name: str, value: str) -> QuerySet[Member]:
+        return queryset & members_by_email(value) if "\x00" not in value else queryset.none()
+
+
+class MemberLookupApi(KeyView):
+    required_scope = ApiScope.MEMBERS_READ
+
+    @extend_schema(
+        parameters=[OpenApiParameter("phone", str, description="Any notation: 010-1234-5678, +82 10 …"),
+                    OpenApiParameter("email", str)],
+        responses={200: s.MemberListSerializer, **ERRORS}, summary="Look members up by phone or email",
+        operation_id="members_lookup",
+    )
+    def get(self, request: Request) -> Response:
+        if not (request.query_params.get("phone") or request.query_params.get("email")):
+            raise exceptions.ValidationError({"phone": ["Give phone or email to look up."]})
+        filtered = MemberFilter(
+            request.query_params,
+            queryset=Member.objects.select_related("tier", "home_store", "referred_by").order_by("pk"),
+        )
+        if not filtered.is_valid():
+            raise exceptions.ValidationError(filtered.errors)
+        members = list(filtered.qs[:50])
+        return Response({"results": s.MemberOutputSerializer(members, many=True).data})
+
+
+def card_data(member: Member) -> dict[str, Any]:
+    policy = policy_get()
+    today = clock.today()
+    card = balance_card(member, today, policy.expiry_notice_days)
+    return {
+        "external_id": member.external_id,
+        "available": card.balance.available,
+        "pending": card.balance.pending,
+        "tier": {"code": card.tier.code, "name": card.tier.name} if card.tier else None,
+        "next_tier": (
+            {"code": card.next_tier.code, "name": card.next_tier.name,
+             "amount_to_go": s.money(card.amount_to_go or 0)}
+            if card.next_tier else None
+        ),
+        "expiring_soon": [{"points": p, "expires_on": d.isoformat()} for p, d in card.balance.expiring_soon],
+        "point_value": s.money(policy.point_value),
+        "currency": policy.currency,
+        "as_of": timezone.localtime().isoformat(),
+    }
+
+
+class MemberBalanceApi(KeyView):
+    required_scope = ApiScope.MEMBERS_READ
+
+    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS")
+    def get(self, request: Request, external_id: str) -> Response:
+        member = self.member_get(external_id, member_with_progress(Member.objects.all(), clock.today()))
+        return Response(card_data(member))
+
+
+class HistoryPagination(CursorPagination):
+    ordering = ("-occurred_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"results": data, "next": self.get_next_link()})
+
+
+class EntryFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=EntryKind.choices)
+    since = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__gte")
+    until = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["kind"]
+
+
+class MemberTransactionsApi(KeyView):
+    required_scope = ApiScope.MEMBERS_READ
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=EntryKind.values), OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE), OpenApiParameter("page_size", int),
+            OpenApiParameter("cursor", str),
+        ],
+        responses={200: s.EntrySerializer(many=True), **ERRORS}, summary="Points history, newest first",
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = self.member_get(external_id, Member.objects.select_related("account"))
+        page_size = request.query_params.get("page_size")
+        if page_size is not None and (not page_size.isdigit() or not 1 <= int(page_size) <= 200):
+            raise exceptions.ValidationError({"page_size": ["Between 1 and 200."]})
+        filtered = EntryFilter(
+            request.query_params,
+            queryset=LedgerEntry.objects.filter(account=member.account).select_related("lot"),
+        )
+        if not filtered.is_valid():
+            raise exceptions.ValidationError(filtered.errors)
+        paginator = HistoryPagination()
+        try:
+            page = paginator.paginate_queryset(filtered.qs, request, view=self)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return paginator.get_paginated_response(s.EntrySerializer(page, many=True).data)
+
+
+class PurchaseCreateApi(KeyView):
+    required_scope = ApiScope.POINTS_WRITE
+
+    @extend_schema(
+        request=s.PurchaseInputSerializer,
+        responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        summary="Report a paid order",
+        examples=[OpenApiExample("Order", request_only=True, value={
+            "external_id": "C1001", "order_id": "A-20261124-0001", "amount": "45000", "channel": "online",
+            "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}]})],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.PurchaseInputSerializer)
+        store = self.store_for(data.get("store_code"))
+        member = self.member_get(data["external_id"])
+        return answer(services.purchase_record(
+            member=member, order_id=data["order_id"], amount=data["amount"], occurred_at=data.get("occurred_at"),
+            channel=data.get("channel", ""), store=store, items=data.get("items", []), actor=self.key.name,
+        ))
+
+
+class RefundCreateApi(KeyView):
+    required_scope = ApiScope.POINTS_WRITE
+
+    @extend_schema(
+        request=s.RefundInputSerializer,
+        responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        summary="Refund part or all of an order",
+    )
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.validated(s.RefundInputSerializer)
+        ident = clean_id(order_id)
+        purchase = Purchase.objects.filter(order_id=ident).select_related("store").first() if ident else None
+        if purchase is None:
+            raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
+        bound = self.key.store
+        if bound is not None and purchase.store_id != bound.pk:
+            raise exceptions.PermissionDenied("This key may only refund sales of its own store.")
+        outcome = services.purchase_refund(order_id=purchase.order_id, refund_id=data["refund_id"],
+                                           amount=data["amount"], actor=self.key.name)
+        body = {k: outcome.data[k] for k in ("refund_id", "points_reversed", "points_restored", "balance")}
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+
+
+class RedemptionCreateApi(KeyView):
+    required_scope = ApiScope.POINTS_WRITE
+
+    @extend_schema(
+        request=s.RedemptionInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
+                   409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
+                   422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},
+        summary="Spend points on an order",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.RedemptionInputSerializer)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and (len(key) > 200 or "\x00" in key):
+            raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        member = self.member_get(data["external_id"])
+        outcome = services.points_redeem(
+            member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
+            items=data.get("items", []), idempotency_key=key, actor=self.key.name,
+        )
+        body = {k: outcome.data[k] for k in ("id", "points", "balance")}
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+
+
+class RedemptionCancelApi(KeyView):
+    required_scope = ApiScope.POINTS_WRITE
+
+    @extend_schema(request=None, responses={200: s.CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
+    def post(self, request: Request, redemption_id: int) -> Response:
+        if not Redemption.objects.filter(pk=redemption_id).exists():
+            raise NotFound(f"No redemption {redemption_id}.")
+        outcome = services.redemption_cancel(redemption_id=redemption_id, actor=self.key.name)
+        return Response({k: outcome.data[k] for k in ("id", "points_restored", "balance")})
+
+
+class ActivityCreateApi(KeyView):
+    required_scope = ApiScope.POINTS_WRITE
+
+    @extend_schema(
+        request=s.ActivityInputSerializer,
+        responses={201: s.ActivityOutputSerializer, 200: s.ActivityOutputSerializer, **ERRORS},
+        summary="Report a review, visit, share …",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.ActivityInputSerializer)
+        member = self.member_get(data["external_id"])
+        return answer(services.activity_record(
+            member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
+            actor=self.key.name,
+        ))
+
+
+class WidgetTokenApi(KeyView):
+    required_scope = None
+
+    @extend_schema(request=s.WidgetTokenInputSerializer, responses={201: s.WidgetTokenOutputSerializer, **ERRORS},
+                   summary="A 15-minute token for one member's balance widget")
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.WidgetTokenInputSerializer)
+        member = self.member_get(data["external_id"], Member.objects.only("pk", "external_id"))
+        token, expires_at = widget_token_issue(member_id=member.pk, key=self.key)
+        return Response({"token": token, "expires_at": timezone.localtime(expires_at).isoformat()},
+                        status=status.HTTP_201_CREATED)
+
+
+class WidgetBalanceApi(APIView):
+    authentication_classes = [WidgetTokenAuthentication]
+    permission_classes = [IsWidgetToken]
+    throttle_classes = [ApiKeyRateThrottle]
+
+    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance")
+    def get(self, request: Request) -> Response:
+        claims = request.auth
+        assert isinstance(claims, WidgetClaims)
+        member = member_with_progress(Member.objects.filter(pk=claims.member_id), clock.today()).first()
+        if member is None:
+            raise MemberNotFound("The member of this token no longer exists.")
+        return Response(card_data(member))
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """200 with each part's state; 503 when the database is down."""
+    parts: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        parts["database"] = "ok"
+    except Exception:
+        parts["database"] = "down"
+    parts["broker"] = broker_state()
+    healthy = parts["database"] == "ok"
+    body = {"status": "ok" if healthy else "degraded", **parts, "time": datetime.now().astimezone().isoformat()}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def broker_state() -> str:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=0, timeout=1)
+        return "ok"
+    except Exception:
+        return "down"
