@@ -115,3 +115,5 @@ class ActivityAdmin(ReadOnlyAdmin):
 class AdjustmentAdmin(ReadOnlyAdmin):
     list_display = ("member", "points", "reason", "status", "requested_by", "decided_by", "created_at")
     list_filter = ("status",)
+
+from . import admin_keys  # noqa: E402, F401  (registers the API key admin)
