@@ -149,6 +149,8 @@ def purchase_record(
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     account = accounts[member.pk]
+    # Asked again under the lock: a concurrent purchase may have been the first one.
+    first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
 
     rules = purchase_rules(earned_on)
     multipliers = []
