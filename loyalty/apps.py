@@ -7,4 +7,16 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty points")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        post_migrate.connect(_seed_after_migrate, sender=self)
+
+
+def _seed_after_migrate(**kwargs: object) -> None:
+    from django.apps import apps
+
+    if apps.is_installed("django_celery_beat"):
+        from .schedules import schedules_seed
+
+        schedules_seed()

@@ -1,0 +1,13 @@
+"""Scheduled loyalty work: each task makes one service call and is safe to replay."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import points_expire_due
+
+
+@shared_task(name="loyalty.points_expire_due_task", acks_late=True)
+def points_expire_due_task() -> int:
+    """Nightly: write the expiry entries for lots past their date (balances never wait for it)."""
+    return points_expire_due()
