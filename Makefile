@@ -76,14 +76,15 @@ run: venv ## Everything on this machine: migrate, demo data, Celery worker + bea
 services: postgres redis ## Make sure PostgreSQL and Redis run on 127.0.0.1 (installing them if absent)
 
 postgres:
-	@if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v pg_isready >/dev/null 2>&1; then \
+	@set -e; if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v pg_isready >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
 		version=$$(ls /etc/postgresql | sort -V | tail -n1); \
 		hba=/etc/postgresql/$$version/main/pg_hba.conf; \
 		echo "Trusting local connections in $$hba (a development database)"; \
-		printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' | $(SUDO) tee "$$hba.dangol" >/dev/null; \
-		$(SUDO) sh -c "cat '$$hba' >> '$$hba.dangol' && mv '$$hba.dangol' '$$hba'"; \
+		tmp=$$(mktemp); \
+		{ printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'; $(SUDO) cat "$$hba"; } >"$$tmp"; \
+		$(SUDO) cp "$$tmp" "$$hba"; rm -f "$$tmp"; \
 		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$version main reload 2>/dev/null || true; \
 	fi
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432; then \
@@ -95,9 +96,9 @@ postgres:
 	@pg_isready -h 127.0.0.1 -p 5432
 
 redis:
-	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
+	@set -e; if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
 		echo "Installing Redis"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; \
 	fi
 	@if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then \
 		echo "Starting Redis"; \
