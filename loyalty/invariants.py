@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -23,7 +24,7 @@ class Violation:
         return f"[{self.invariant}] {where}: {self.detail}"
 
 
-def _rows(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def _rows(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -40,7 +41,7 @@ def balance_equals_entry_sum() -> Iterator[Violation]:
         WHERE a.member_id IS NOT NULL AND a.balance <> COALESCE(e.total, 0)
         """
     ):
-        yield Violation("balance_is_entry_sum", int(account_id), f"balance {balance} ≠ entries {total}")  # type: ignore[call-overload]
+        yield Violation("balance_is_entry_sum", int(account_id), f"balance {balance} ≠ entries {total}")
 
 
 def balance_equals_lots_less_debt() -> Iterator[Violation]:
@@ -54,7 +55,7 @@ def balance_equals_lots_less_debt() -> Iterator[Violation]:
         WHERE a.member_id IS NOT NULL AND a.balance <> COALESCE(l.total, 0) - a.debt
         """
     ):
-        yield Violation("balance_is_lots_less_debt", int(account_id), f"balance {balance} ≠ lots {lots} − debt {debt}")  # type: ignore[call-overload]
+        yield Violation("balance_is_lots_less_debt", int(account_id), f"balance {balance} ≠ lots {lots} − debt {debt}")
 
 
 def versions_chain() -> Iterator[Violation]:
@@ -70,7 +71,7 @@ def versions_chain() -> Iterator[Violation]:
             OR COALESCE(MIN(e.version), 1) <> 1
         """
     ):
-        yield Violation("versions_contiguous", int(account_id),  # type: ignore[call-overload]
+        yield Violation("versions_contiguous", int(account_id),
                         f"account version {version}, {count} entries, versions {low}..{high}")
 
 
@@ -86,7 +87,7 @@ def balance_after_chains() -> Iterator[Violation]:
         WHERE balance_after <> prev + points
         """
     ):
-        yield Violation("balance_after_chain", int(account_id),  # type: ignore[call-overload]
+        yield Violation("balance_after_chain", int(account_id),
                         f"version {version}: {before} + {points} ≠ {after}")
     for account_id, balance, last in _rows(
         """
@@ -95,7 +96,7 @@ def balance_after_chains() -> Iterator[Violation]:
         WHERE a.member_id IS NOT NULL AND e.balance_after <> a.balance
         """
     ):
-        yield Violation("balance_after_chain", int(account_id), f"last balance after {last} ≠ balance {balance}")  # type: ignore[call-overload]
+        yield Violation("balance_after_chain", int(account_id), f"last balance after {last} ≠ balance {balance}")
 
 
 def operations_net_zero() -> Iterator[Violation]:
@@ -117,13 +118,13 @@ def lots_match_movements() -> Iterator[Violation]:
         WHERE l.remaining <> l.points + COALESCE(m.total, 0) OR l.remaining < 0 OR l.remaining > l.points
         """
     ):
-        yield Violation("lot_remaining", int(account_id),  # type: ignore[call-overload]
+        yield Violation("lot_remaining", int(account_id),
                         f"lot {lot_id}: {points} + moved {moved} ≠ remaining {remaining}")
 
 
 def accounts_without_debt_hold_no_negative() -> Iterator[Violation]:
     for account_id, debt in _rows("SELECT id, debt FROM loyalty_account WHERE debt < 0"):
-        yield Violation("debt_not_negative", int(account_id), f"debt {debt}")  # type: ignore[call-overload]
+        yield Violation("debt_not_negative", int(account_id), f"debt {debt}")
 
 
 def system_accounts_unversioned() -> Iterator[Violation]:
@@ -134,7 +135,7 @@ def system_accounts_unversioned() -> Iterator[Violation]:
         GROUP BY a.id
         """
     ):
-        yield Violation("system_account_unversioned", int(account_id), f"{count} versioned entries")  # type: ignore[call-overload]
+        yield Violation("system_account_unversioned", int(account_id), f"{count} versioned entries")
 
 
 def keys_unique() -> Iterator[Violation]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEDULES = [
+SCHEDULES: list[dict[str, Any]] = [
     {
         "name": "Expire points that are due (nightly)",
         "task": "loyalty.points_expire_due_task",

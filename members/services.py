@@ -114,7 +114,7 @@ def member_upsert(
     A concurrent create of the same id loses on the unique constraint and is retried as
     an update, so two sign-up calls at once make one member.
     """
-    kwargs = dict(external_id=external_id, name=name, phone=phone, email=email, birthday=birthday,
+    kwargs: dict[str, Any] = dict(external_id=external_id, name=name, phone=phone, email=email, birthday=birthday,
                   channel=channel, store_code=store_code, referrer_code=referrer_code,
                   marketing_sms=marketing_sms, marketing_email=marketing_email)
     try:

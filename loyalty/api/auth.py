@@ -94,8 +94,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def __init__(self) -> None:  # the rate comes from the key, not from settings
-        self.rate = None
-        self.num_requests, self.duration = None, None
+        self.rate: str | None = None
+        self.num_requests: int | None = None
+        self.duration: int | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
         auth = request.auth
@@ -109,7 +110,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         self.key = self.cache_format % {"scope": self.scope, "ident": ident}
         self.history = self.cache.get(self.key, [])
         self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
+        while self.history and self.history[-1] <= self.now - (self.duration or 0):
             self.history.pop()
         if self.num_requests is not None and len(self.history) >= self.num_requests:
             return self.throttle_failure()

@@ -77,8 +77,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         code = next((c for cls, c in _CODES if isinstance(exc, cls)), "invalid")
         if isinstance(exc, exceptions.ValidationError):
             return Response(error_body(code, "Invalid input.", _flatten(exc.detail)), status=exc.status_code)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait) + 1)
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

@@ -10,7 +10,11 @@ from members.models import Channel, Member
 
 from ..models import EntryKind, LedgerEntry
 
-MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01"), "coerce_to_string": True}
+
+def money_field() -> serializers.DecimalField:
+    """Money in: a decimal string or number, positive, with at most two decimals."""
+    return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
 
 
 class ConsentSerializer(serializers.Serializer):
@@ -81,15 +85,15 @@ class BalanceSerializer(serializers.Serializer):
 class PurchaseInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=64)
     order_id = serializers.CharField(max_length=100)
-    amount = serializers.DecimalField(**MONEY)
+    amount = money_field()
     occurred_at = serializers.DateTimeField(required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     store_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    items = ItemSerializer(many=True, required=False, max_length=500)
+    items = ItemSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
 
 class BreakdownSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=["rule", "tier", "campaign"])
+    source = serializers.ChoiceField(choices=["rule", "tier", "campaign"])  # type: ignore[assignment]
     name = serializers.CharField()
     points = serializers.IntegerField()
 
@@ -106,7 +110,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
 
 class RefundInputSerializer(serializers.Serializer):
     refund_id = serializers.CharField(max_length=100)
-    amount = serializers.DecimalField(**MONEY)
+    amount = money_field()
 
 
 class RefundOutputSerializer(serializers.Serializer):
@@ -120,8 +124,8 @@ class RedemptionInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=64)
     points = serializers.IntegerField(min_value=1, max_value=10**12)
     order_id = serializers.CharField(max_length=100)
-    order_amount = serializers.DecimalField(**MONEY)
-    items = ItemSerializer(many=True, required=False, max_length=500)
+    order_amount = money_field()
+    items = ItemSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
 
 class RedemptionOutputSerializer(serializers.Serializer):
@@ -203,7 +207,9 @@ class WidgetTokenOutputSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 def money(value: Decimal) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -91,7 +92,7 @@ def answer(outcome: services.Outcome) -> Response:
 
 
 class MemberDetailApi(KeyView):
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Any:
         self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
         return super().get_permissions()
 
@@ -178,7 +179,7 @@ def card_data(member: Member) -> dict[str, Any]:
         "tier": {"code": card.tier.code, "name": card.tier.name} if card.tier else None,
         "next_tier": (
             {"code": card.next_tier.code, "name": card.next_tier.name,
-             "amount_to_go": s.money(card.amount_to_go or 0)}
+             "amount_to_go": s.money(card.amount_to_go or Decimal("0"))}
             if card.next_tier else None
         ),
         "expiring_soon": [{"points": p, "expires_on": d.isoformat()} for p, d in card.balance.expiring_soon],
@@ -241,7 +242,7 @@ class MemberTransactionsApi(KeyView):
             raise exceptions.ValidationError(filtered.errors)
         paginator = HistoryPagination()
         try:
-            page = paginator.paginate_queryset(filtered.qs, request, view=self)
+            page: list[LedgerEntry] | None = paginator.paginate_queryset(filtered.qs, request, view=self)
         except exceptions.NotFound:
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
         return paginator.get_paginated_response(s.EntrySerializer(page, many=True).data)

@@ -41,7 +41,7 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
     held = {lot.pk: lot.remaining for lot in lots}
     moved_points = posting.lots_take(lots, sum(held.values()))
     for lot in lots:
-        posting.lot_create(to_account, held[lot.pk], source=lot.source,
+        posting.lot_create(to_account, held[lot.pk], source=EntrySource(lot.source),
                            available_on=lot.available_on, expires_on=lot.expires_on)
     debt = from_account.debt
     posting.debt_add(from_account, -debt)
