@@ -114,11 +114,12 @@ test: venv services ## Run the tests against PostgreSQL and Redis on 127.0.0.1 (
 
 # --- checks ---------------------------------------------------------------------------
 
-lint: venv ## ruff and the missing-migrations check
+lint: venv ## ruff, mypy and the missing-migrations check
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 
-typecheck: venv ## mypy (not yet clean, so not part of lint or CI)
+typecheck: venv ## mypy alone
 	$(VENV)/bin/mypy .
 
 check-deploy: venv ## Django's deployment checks with production settings; any warning fails
