@@ -1,0 +1,159 @@
+"""Merging an offline member's points into their online member (온오프라인 고객 통합)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from loyalty.errors import InvalidRequest
+from loyalty.models import EntryKind, LedgerEntry, Lot
+from loyalty.selectors import balance_summary
+from loyalty.services import member_points_merge, purchase_refund, redemption_cancel
+from members.models import MemberStatus
+from tests.conftest import account_of, act, buy, give, lots_of, new_member, reload, spend
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
+
+
+def lot_dates(member) -> list[tuple[int, object, object, str]]:
+    return sorted(
+        (lot.remaining, lot.available_on, lot.expires_on, lot.source)
+        for lot in lots_of(member)
+        if lot.remaining
+    )
+
+
+def test_a_merge_moves_every_open_lot_keeping_its_dates(frozen_clock):
+    offline, online = new_member(channel="offline"), new_member()
+    give(offline, 1000, validity_days=30)
+    buy(offline, "50000")  # pending
+    give(offline, 300, validity_days=None)
+    spend(offline, 1000)
+    give(online, 200)
+    moved = lot_dates(offline)
+    outcome = member_points_merge(source=offline, target=online)
+    assert outcome.created and outcome.data["points"] == 800
+    assert lot_dates(offline) == []
+    own = (200, frozen_clock.today, frozen_clock.today + timedelta(days=365), "manual")
+    assert lot_dates(online) == sorted([*moved, own])
+    assert (account_of(offline).balance, account_of(online).balance) == (0, 1000)
+    summary = balance_summary(account_of(online), frozen_clock.today)
+    assert (summary.available, summary.pending) == (500, 500)
+
+
+def test_the_merge_is_one_balanced_pair_of_entries(frozen_clock):
+    offline, online = new_member(), new_member()
+    give(offline, 600)
+    member_points_merge(source=offline, target=online)
+    entries = LedgerEntry.objects.filter(kind=EntryKind.MERGE)
+    assert sorted((e.account.member_id, e.points) for e in entries) == sorted([(offline.pk, -600), (online.pk, 600)])
+
+
+def test_the_merged_member_is_marked_merged_and_can_no_longer_earn_or_spend(frozen_clock):
+    offline, online = new_member(), new_member()
+    give(offline, 2000)
+    member_points_merge(source=offline, target=online)
+    offline = reload(offline)
+    assert offline.status == MemberStatus.MERGED and offline.merged_into == online
+    with pytest.raises(InvalidRequest):
+        buy(offline, "10000")
+    with pytest.raises(InvalidRequest):
+        act(offline, "review")
+    with pytest.raises(InvalidRequest):
+        spend(offline, 1000)
+
+
+def test_a_debt_moves_with_the_points_and_is_repaid_from_them(frozen_clock):
+    offline, online = new_member(), new_member()
+    buy(offline, "100000", order_id="M-1", occurred_at=frozen_clock.days_ago(8))
+    spend(offline, 1000)
+    purchase_refund(order_id="M-1", refund_id="M-1-r", amount="100000")  # debt 1,000
+    give(online, 1500)
+    outcome = member_points_merge(source=offline, target=online)
+    assert outcome.data["points"] == -1000
+    source, target = account_of(offline), account_of(online)
+    assert (source.balance, source.debt) == (0, 0)
+    assert (target.balance, target.debt) == (500, 0)
+
+
+def test_the_target_must_be_another_live_member(frozen_clock):
+    first, second, third = new_member(), new_member(), new_member()
+    with pytest.raises(InvalidRequest):
+        member_points_merge(source=first, target=first)
+    member_points_merge(source=second, target=third)
+    with pytest.raises(InvalidRequest):
+        member_points_merge(source=first, target=reload(second))
+
+
+def test_a_member_with_no_points_merges_without_entries(frozen_clock):
+    offline, online = new_member(), new_member()
+    outcome = member_points_merge(source=offline, target=online)
+    assert outcome.data["points"] == 0
+    assert not LedgerEntry.objects.exists()
+    assert reload(offline).status == MemberStatus.MERGED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: services check member.status on the caller's Member object before taking the account "
+           "lock and never re-read it; a purchase that loaded the member before a merge committed (the "
+           "API request racing the merge) still earns, into the merged member's account",
+)
+def test_a_purchase_that_loaded_the_member_before_a_merge_cannot_earn_into_the_merged_account(frozen_clock):
+    offline, online = new_member(), new_member()
+    loaded_by_the_purchase_request = reload(offline)
+    member_points_merge(source=reload(offline), target=online)
+    with pytest.raises(InvalidRequest):
+        buy(loaded_by_the_purchase_request, "10000")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: member_points_merge checks target.status on the caller's Member object, before the "
+           "lock, and never re-reads it; two merges in opposite directions (A→B, then B→A from a page "
+           "loaded before the first) both succeed, leaving A and B merged into each other and the points "
+           "in a merged account",
+)
+def test_a_member_merged_meanwhile_cannot_become_a_merge_target(frozen_clock):
+    first, second = new_member(), new_member()
+    give(first, 500)
+    give(second, 700)
+    first_as_loaded, second_as_loaded = reload(first), reload(second)
+    member_points_merge(source=reload(first), target=reload(second))
+    with pytest.raises(InvalidRequest):
+        member_points_merge(source=second_as_loaded, target=first_as_loaded)
+    assert reload(second).status == MemberStatus.ACTIVE
+    assert account_of(second).balance == 1200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: refunding an order bought by a member merged since reverses from the merged member's "
+           "(now empty) lots and books a debt on the merged account, which nothing can ever repay; the "
+           "member it was merged into keeps the points of the refunded order",
+)
+def test_a_refund_after_a_merge_takes_the_points_back_from_the_member_they_were_merged_into(frozen_clock):
+    offline, online = new_member(), new_member()
+    buy(offline, "100000", order_id="M-2")
+    member_points_merge(source=offline, target=online)
+    purchase_refund(order_id="M-2", refund_id="M-2-r", amount="100000")
+    assert account_of(offline).debt == 0
+    assert account_of(online).balance == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: cancelling a redemption made before a merge puts the points back into the merged "
+           "member's old lots; they land on an account that can never spend them, not on the member "
+           "it was merged into",
+)
+def test_cancelling_a_redemption_after_a_merge_returns_the_points_to_the_member_they_were_merged_into(frozen_clock):
+    offline, online = new_member(), new_member()
+    give(offline, 3000)
+    redemption = spend(offline, 1000)
+    member_points_merge(source=offline, target=online)
+    redemption_cancel(redemption_id=redemption.data["id"])
+    assert account_of(offline).balance == 0
+    assert account_of(online).balance == 3000
+    assert not Lot.objects.filter(account=account_of(offline), remaining__gt=0).exists()
