@@ -12,6 +12,12 @@ class LoyaltyConfig(AppConfig):
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)
         post_migrate.connect(_seed_after_migrate, sender=self)
 
+        from django.db.models.signals import post_save
+
+        from .policy import policy_cache_clear
+
+        post_save.connect(policy_cache_clear, sender="loyalty.ProgramPolicy")
+
 
 def _seed_after_migrate(**kwargs: object) -> None:
     from django.apps import apps

@@ -132,6 +132,17 @@ def spendable_lots(account: Account, today: date, *, include_pending: bool = Fal
     return lots.order_by(F("expires_on").asc(nulls_last=True), "available_on", "id")
 
 
+def lot_heirs(lot: Lot, account: Account) -> list[Lot]:
+    """The lots on ``account`` that hold what merges moved out of ``lot`` (directly or not)."""
+    frontier: list[int] = [lot.pk]
+    heirs: list[Lot] = []
+    while frontier:
+        children = list(Lot.objects.filter(moved_from_id__in=frontier).order_by("id"))
+        heirs.extend(child for child in children if child.account_id == account.pk)
+        frontier = [child.pk for child in children if child.account_id != account.pk]
+    return heirs
+
+
 def available_points(account: Account, today: date) -> int:
     """Spendable now: available, unexpired lot remainders less any debt."""
     total = sum(spendable_lots(account, today).values_list("remaining", flat=True))
@@ -147,10 +158,11 @@ class Posting:
     """
 
     operation: Operation
-    today: date = field(default_factory=clock.today)
-    occurred_at: datetime = field(default_factory=clock.now)
+    today: date = field(default_factory=lambda: clock.today())
+    occurred_at: datetime = field(default_factory=lambda: clock.now())
     entries: list[LedgerEntry] = field(default_factory=list)
     touched: dict[int, Account] = field(default_factory=dict)
+    written: int = 0
 
     @classmethod
     def open(
@@ -233,14 +245,19 @@ class Posting:
         source: EntrySource,
         available_on: date,
         expires_on: date | None,
+        moved_from: Lot | None = None,
     ) -> Lot:
-        """A new lot; a debt left by a refund is repaid from it first."""
-        repaid = min(account.debt, points)
+        """A new lot; a debt left by a refund is repaid from it first, if it is available now.
+
+        A pending lot repays nothing: repaying from it would turn points still inside their
+        return window into spendable ones (the debt no longer held back from the rest).
+        """
+        repaid = min(account.debt, points) if available_on <= self.today else 0
         account.debt -= repaid
         self.touched[account.pk] = account
         lot = Lot.objects.create(
             account=account, operation=self.operation, source=source, points=points,
-            remaining=points - repaid, available_on=available_on, expires_on=expires_on,
+            remaining=points - repaid, available_on=available_on, expires_on=expires_on, moved_from=moved_from,
         )
         if repaid:
             LotMovement.objects.create(lot=lot, operation=self.operation, points=-repaid)
@@ -288,24 +305,35 @@ class Posting:
         self.touched[account.pk] = account
 
     def debt_settle(self, account: Account) -> None:
-        """Pay a debt from the account's own open lots (after a merge brought both together)."""
+        """Pay a debt from the account's available lots (after a merge brought both together)."""
         if account.debt <= 0:
             return
-        paid = self.lots_take(list(spendable_lots(account, self.today, include_pending=True)), account.debt)
+        paid = self.lots_take(list(spendable_lots(account, self.today)), account.debt)
         account.debt -= paid
         self.touched[account.pk] = account
 
     # Commit -------------------------------------------------------------------------
 
-    def close(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write entries and accounts, and store the result a replay will return."""
-        if sum(entry.points for entry in self.entries) != 0:
+    def flush(self) -> None:
+        """Write the entries posted so far and the accounts' new state.
+
+        Services flush before reading what they just posted (a points-based tier counts the
+        new earning); ``close`` flushes whatever is left.
+        """
+        pending = self.entries[self.written:]
+        if sum(entry.points for entry in pending) != 0:
             raise AssertionError("an operation's entries must net to zero")
-        LedgerEntry.objects.bulk_create(self.entries)
+        LedgerEntry.objects.bulk_create(pending)
+        self.written = len(self.entries)
         for account in self.touched.values():
             Account.objects.filter(pk=account.pk).update(
                 balance=account.balance, version=account.version, debt=account.debt
             )
+        self.touched = {}
+
+    def close(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Write what is left, and store the result a replay will return."""
+        self.flush()
         self.operation.result = result
         self.operation.save(update_fields=["result"])
         return result

@@ -189,6 +189,10 @@ class Lot(models.Model):
     remaining = models.BigIntegerField(_("remaining"))
     available_on = models.DateField(_("available on"))
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    moved_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="moved_to",
+        help_text=_("The merged member's lot these points came from"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

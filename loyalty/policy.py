@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -16,8 +17,30 @@ DEFAULT_VALIDITY_DAYS = 365
 
 
 def policy_get() -> ProgramPolicy:
+    """The policy as it is now: what the write paths use, under their lock."""
     policy, _ = ProgramPolicy.objects.get_or_create(pk=1)
     return policy
+
+
+POLICY_CACHE_SECONDS = 10.0
+_policy_cache: dict[str, Any] = {"at": -POLICY_CACHE_SECONDS, "policy": None}
+
+
+def policy_cached() -> ProgramPolicy:
+    """The policy for read paths (the balance card): at most a few seconds old.
+
+    Balance reads are the hottest path and only show the point value, currency and notice
+    window, so they may lag an edit by seconds; saving the policy clears this process's copy.
+    """
+    now = time.monotonic()
+    if _policy_cache["policy"] is None or now - _policy_cache["at"] > POLICY_CACHE_SECONDS:
+        _policy_cache["policy"] = policy_get()
+        _policy_cache["at"] = now
+    return _policy_cache["policy"]  # type: ignore[no-any-return]
+
+
+def policy_cache_clear(**kwargs: Any) -> None:
+    _policy_cache["policy"] = None
 
 
 def redemption_spec(policy: ProgramPolicy) -> RedemptionPolicySpec:

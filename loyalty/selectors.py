@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import BigIntegerField, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from members.models import Member, Tier
 
@@ -72,31 +73,38 @@ def next_tier_of(member: Member) -> Tier | None:
     return next((tier for tier in tiers_active() if tier.rank > rank), None)
 
 
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the programme's time zone: a bound the indexes can use."""
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
 def member_with_progress(queryset: QuerySet[Member], today: date) -> QuerySet[Member]:
     """Members with account and tier joined, and what they spent and earned in each tier
     window (``window_spend_12`` …): the balance card in one query."""
     from loyalty.services.tiers import months_before
 
     annotations: dict[str, Subquery] = {}
-    for months in {tier.window_months for tier in tiers_active()}:
-        since = months_before(today, months)
-        spend = (
-            Purchase.objects.filter(member=OuterRef("pk"), occurred_at__date__gte=since)
-            .values("member")
-            .annotate(total=Sum(F("amount") - F("refunded_amount")))
-            .values("total")
-        )
-        points = (
-            LedgerEntry.objects.filter(account__member=OuterRef("pk"), kind__in=["earn", "reverse"],
-                                       occurred_at__date__gte=since)
-            .values("account")
-            .annotate(total=Sum("points"))
-            .values("total")
-        )
-        annotations[f"window_spend_{months}"] = Subquery(
-            spend, output_field=DecimalField(max_digits=16, decimal_places=2)
-        )
-        annotations[f"window_points_{months}"] = Subquery(points, output_field=BigIntegerField())
+    for basis, months in {(tier.basis, tier.window_months) for tier in tiers_active()}:
+        since = local_midnight(months_before(today, months))
+        if basis == "points":
+            points = (
+                LedgerEntry.objects.filter(account__member=OuterRef("pk"), kind__in=["earn", "reverse"],
+                                           occurred_at__gte=since)
+                .values("account")
+                .annotate(total=Sum("points"))
+                .values("total")
+            )
+            annotations[f"window_points_{months}"] = Subquery(points, output_field=BigIntegerField())
+        else:
+            spend = (
+                Purchase.objects.filter(member=OuterRef("pk"), occurred_at__gte=since)
+                .values("member")
+                .annotate(total=Sum(F("amount") - F("refunded_amount")))
+                .values("total")
+            )
+            annotations[f"window_spend_{months}"] = Subquery(
+                spend, output_field=DecimalField(max_digits=16, decimal_places=2)
+            )
     return queryset.select_related("account", "tier").annotate(**annotations)
 
 

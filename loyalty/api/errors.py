@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -88,6 +89,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(error_body("server_error", "Unexpected error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+@csrf_exempt
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(error_body("not_found", "Not found."), status=404)
 

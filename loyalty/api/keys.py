@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,14 @@ KEY_PREFIX = "dg"
 WIDGET_TOKEN_SALT = "dangol.widget-token"
 WIDGET_TOKEN_TTL = timedelta(minutes=15)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Checked keys are remembered per process for a few seconds so the hot read paths skip a
+# query; a revocation clears this process's memory at once and reaches the others within it.
+KEY_CACHE_SECONDS = 5.0
+_checked: dict[str, tuple[float, ApiKey]] = {}
+
+
+def api_key_cache_clear() -> None:
+    _checked.clear()
 
 
 def secret_hash(secret: str) -> str:
@@ -61,6 +70,7 @@ def api_key_revoke(key: ApiKey) -> None:
     if key.revoked_at is None:
         ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
         key.revoked_at = timezone.now()
+    api_key_cache_clear()
 
 
 def api_key_check(plaintext: str) -> ApiKey | None:
@@ -68,9 +78,19 @@ def api_key_check(plaintext: str) -> ApiKey | None:
     parts = plaintext.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
-    key = ApiKey.objects.select_related("store").filter(prefix=parts[1]).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, secret_hash(parts[2])):
-        return None
+    digest = secret_hash(parts[2])
+    remembered = _checked.get(digest)
+    clock = time.monotonic()
+    key: ApiKey | None
+    if remembered is not None and clock - remembered[0] < KEY_CACHE_SECONDS:
+        key = remembered[1]
+    else:
+        key = ApiKey.objects.select_related("store").filter(prefix=parts[1]).first()
+        if key is None or not hmac.compare_digest(key.secret_hash, digest):
+            return None
+        if len(_checked) > 10_000:
+            _checked.clear()
+        _checked[digest] = (clock, key)
     if key.revoked_at is not None:
         return None
     now = timezone.now()

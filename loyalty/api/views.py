@@ -26,7 +26,7 @@ from members.services import UNSET, member_upsert
 from .. import clock, services
 from ..errors import MemberNotFound, NotFound
 from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
-from ..policy import policy_get
+from ..policy import policy_cached
 from ..selectors import balance_card, member_with_progress
 from . import serializers as s
 from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasScope, IsWidgetToken, WidgetTokenAuthentication
@@ -169,7 +169,7 @@ class MemberLookupApi(KeyView):
 
 
 def card_data(member: Member) -> dict[str, Any]:
-    policy = policy_get()
+    policy = policy_cached()
     today = clock.today()
     card = balance_card(member, today, policy.expiry_notice_days)
     return {

@@ -15,7 +15,7 @@ from ..errors import InsufficientPoints, InvalidRequest, NotFound
 from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
 from ..models import Account, Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
 from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
-from .common import balance_dict, expiry_date
+from .common import balance_dict, expiry_date, member_status_recheck
 from .outcome import Outcome
 
 
@@ -37,6 +37,7 @@ def _apply(
     occurred_at: datetime | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Credit a new lot or debit open lots (available first, then pending); never below zero."""
+    member_status_recheck(member)
     today = clock.today()
     posting = Posting.open(kind=kind, key=key, fingerprint_=print_, actor=actor, occurred_at=occurred_at)
     lot = None

@@ -21,6 +21,30 @@ def member_require_active(member: Member) -> None:
         )
 
 
+def member_status_recheck(*members: Member) -> None:
+    """Read the status again under the account lock and refuse a member that cannot move points.
+
+    The caller loaded the member before the lock; a merge or a withdrawal may have committed
+    since, and points must not land in (or leave) an account that is closed.
+    """
+    statuses = dict(Member.objects.filter(pk__in=[m.pk for m in members]).values_list("pk", "status"))
+    for member in members:
+        member.status = statuses.get(member.pk, member.status)
+        member_require_active(member)
+
+
+def member_holder_id(member_id: int) -> int:
+    """The member whose account holds this member's points now: merges are followed to the end."""
+    seen = {member_id}
+    current = member_id
+    while True:
+        successor = Member.objects.filter(pk=current).values_list("merged_into_id", flat=True).first()
+        if successor is None or successor in seen:
+            return current
+        seen.add(successor)
+        current = successor
+
+
 def expiry_date(earned_on: date, validity_days: int | None) -> date | None:
     return earned_on + timedelta(days=validity_days) if validity_days else None
 

@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..policy import DEFAULT_VALIDITY_DAYS, items_parse, purchase_rules, rule_spec, rules_active
 from ..rules import Earning, Multiplier, Order, RuleSpec, fixed_earning, purchase_earning
-from .common import balance_dict, expiry_date, member_require_active
+from .common import balance_dict, expiry_date, member_require_active, member_status_recheck
 from .outcome import Outcome
 from .tiers import tier_upgrade_if_qualified
 
@@ -149,6 +149,7 @@ def purchase_record(
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     account = accounts[member.pk]
+    member_status_recheck(member)
     # Asked again under the lock: a concurrent purchase may have been the first one.
     first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
 
@@ -189,6 +190,7 @@ def purchase_record(
     )
     if first_purchase:
         _referral_reward(posting, member, accounts, earned_on)
+    posting.flush()  # a points-based tier counts this earning too
     tier_upgrade_if_qualified(member, account, today)
     result = {
         "order_id": purchase.order_id,
@@ -236,6 +238,7 @@ def activity_record(
     account = accounts_lock([member.pk])[member.pk]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
+    member_status_recheck(member)
 
     rule = rules_active([RuleKind.ACTIVITY], earned_on).filter(activity_type=type).first()
     posting = Posting.open(kind=OperationKind.ACTIVITY, key=key, fingerprint_=print_, actor=actor,
@@ -264,6 +267,7 @@ def activity_record(
     Activity.objects.create(member=member, type=type, reference=reference, rule=rule, points=points,
                             reason=reason, operation=posting.operation, occurred_at=occurred_at)
     if points:
+        posting.flush()
         tier_upgrade_if_qualified(member, account, today)
         result: dict[str, Any] = {"points": points, "rule": rule.name if rule else None,
                                   "balance": balance_dict(account, today)}

@@ -36,13 +36,18 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     from_account, to_account = accounts[source.pk], accounts[target.pk]
+    statuses = dict(Member.objects.filter(pk__in=[source.pk, target.pk]).values_list("pk", "status"))
+    if statuses[source.pk] in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
+        raise InvalidRequest(_("This member was already merged or has withdrawn."))
+    if statuses[target.pk] in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
+        raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
     posting = Posting.open(kind=OperationKind.MERGE, key=key, fingerprint_=print_, actor=actor)
     lots = list(Lot.objects.filter(account=from_account, remaining__gt=0).order_by("id"))
     held = {lot.pk: lot.remaining for lot in lots}
     moved_points = posting.lots_take(lots, sum(held.values()))
     for lot in lots:
         posting.lot_create(to_account, held[lot.pk], source=EntrySource(lot.source),
-                           available_on=lot.available_on, expires_on=lot.expires_on)
+                           available_on=lot.available_on, expires_on=lot.expires_on, moved_from=lot)
     debt = from_account.debt
     posting.debt_add(from_account, -debt)
     posting.debt_add(to_account, debt)

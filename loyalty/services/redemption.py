@@ -28,6 +28,7 @@ from ..ledger import (
     spendable_lots,
 )
 from ..models import (
+    Account,
     EntryKind,
     EntrySource,
     Lot,
@@ -38,7 +39,7 @@ from ..models import (
 )
 from ..policy import items_parse, policy_get, redemption_spec
 from ..rules import redemption_refusal
-from .common import balance_dict, member_require_active
+from .common import balance_dict, member_holder_id, member_require_active, member_status_recheck
 from .earning import _amount
 from .outcome import Outcome
 
@@ -83,6 +84,7 @@ def points_redeem(
     account = accounts_lock([member.pk])[member.pk]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
+    member_status_recheck(member)
     available = available_points(account, today)
     if available < points:
         raise InsufficientPoints(
@@ -115,11 +117,12 @@ def points_redeem(
     return Outcome(posting.close(result), created=True)
 
 
-def restore_to_lots(posting: Posting, redemption: Redemption, points: int) -> int:
+def restore_to_lots(posting: Posting, redemption: Redemption, points: int, account: Account) -> int:
     """Put up to ``points`` back into the lots the redemption used, latest-expiring first.
 
     Returns how many were restored; each allocation remembers what it got back, so a later
-    cancellation restores exactly the rest.
+    cancellation restores exactly the rest. When the member was merged meanwhile, the points
+    go to ``account`` (the member it was merged into) in a new lot with the old lot's dates.
     """
     allocations = list(redemption.lots.select_related("lot").order_by("-id"))
     pairs: list[tuple[Lot, int]] = []
@@ -136,7 +139,14 @@ def restore_to_lots(posting: Posting, redemption: Redemption, points: int) -> in
         pairs.append((allocation.lot, give))
         changed.append(allocation)
     RedemptionLot.objects.bulk_update(changed, ["restored"])
-    return posting.lots_restore(pairs)
+    in_place = [(lot, give) for lot, give in pairs if lot.account_id == account.pk]
+    moved = 0
+    for lot, give in pairs:
+        if lot.account_id != account.pk:
+            posting.lot_create(account, give, source=EntrySource(lot.source), available_on=lot.available_on,
+                               expires_on=lot.expires_on, moved_from=lot)
+            moved += give
+    return posting.lots_restore(in_place) + moved
 
 
 @durable
@@ -154,12 +164,13 @@ def redemption_cancel(*, redemption_id: int, actor: Any = None) -> Outcome:
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     today = clock.today()
-    account = accounts_lock([redemption.member_id])[redemption.member_id]
+    holder_id = member_holder_id(redemption.member_id)
+    account = accounts_lock([holder_id])[holder_id]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     redemption.refresh_from_db()
     posting = Posting.open(kind=OperationKind.CANCEL_REDEEM, key=key, fingerprint_=print_, actor=actor)
-    restored = restore_to_lots(posting, redemption, redemption.points - redemption.points_restored)
+    restored = restore_to_lots(posting, redemption, redemption.points - redemption.points_restored, account)
     posting.move(
         account, restored, kind=EntryKind.CANCEL_REDEEM, source=EntrySource.PURCHASE,
         counter=SystemAccount.REDEEMED, order_id=redemption.order_id, reference=str(redemption.pk),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -9,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from .. import clock
 from ..errors import InvalidRequest, NotFound
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
+from ..ledger import Posting, accounts_lock, durable, fingerprint, lot_heirs, replay, spendable_lots
 from ..models import (
+    Account,
     EntryKind,
     EntrySource,
     Lot,
@@ -23,7 +25,7 @@ from ..models import (
 )
 from ..policy import policy_get
 from ..rules import floor_points
-from .common import balance_dict
+from .common import balance_dict, member_holder_id
 from .earning import _amount
 from .outcome import Outcome
 from .redemption import restore_to_lots
@@ -38,6 +40,19 @@ def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decim
     if after >= whole:
         return total - floor_points(total * before / whole)
     return floor_points(total * after / whole) - floor_points(total * before / whole)
+
+
+def order_lots(purchase: Purchase, account: Account, today: date) -> list[Lot]:
+    """The open, unexpired lots that still hold the order's own points, on the holder's account.
+
+    An expired lot is left out, whether or not the nightly task has written its expiry: those
+    points are already lost to the member, and the refund must come out the same either way.
+    """
+    if purchase.lot_id is None:
+        return []
+    lot = Lot.objects.get(pk=purchase.lot_id)
+    lots = [lot] if lot.account_id == account.pk else lot_heirs(lot, account)
+    return [lot for lot in lots if lot.remaining > 0 and (lot.expires_on is None or lot.expires_on > today)]
 
 
 @durable
@@ -60,7 +75,8 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     today = clock.today()
-    account = accounts_lock([purchase.member_id])[purchase.member_id]
+    holder_id = member_holder_id(purchase.member_id)  # a merge moved the order's points along
+    account = accounts_lock([holder_id])[holder_id]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     purchase.refresh_from_db()
@@ -81,7 +97,9 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     )
     if redemption is not None:
         share = proportional_share(redemption.points, before, after, purchase.amount)
-        restored = restore_to_lots(posting, redemption, min(share, redemption.points - redemption.points_restored))
+        restored = restore_to_lots(
+            posting, redemption, min(share, redemption.points - redemption.points_restored), account
+        )
         if restored:
             Redemption.objects.filter(pk=redemption.pk).update(
                 points_restored=redemption.points_restored + restored
@@ -97,11 +115,9 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     taken = 0
     written_off = 0
     if to_reverse > 0:
-        own: list[Lot] = [purchase.lot] if purchase.lot else []
-        taken = posting.lots_take(own, to_reverse)
+        taken = posting.lots_take(order_lots(purchase, account, today), to_reverse)
         if taken < to_reverse:
-            others = [lot for lot in spendable_lots(account, today, include_pending=True)
-                      if lot.pk != purchase.lot_id]
+            others = list(spendable_lots(account, today, include_pending=True))
             taken += posting.lots_take(others, to_reverse - taken)
         shortfall = to_reverse - taken
         if shortfall and policy_get().negative_balance_policy == NegativeBalancePolicy.DEBT:

@@ -85,8 +85,6 @@ def test_api_views_do_not_need_a_csrf_token(api_key) -> None:
     assert response.status_code == 201
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the catch-all json_not_found (loyalty/api/urls.py) is not csrf_exempt, "
-                                       "so a POST/PUT to an unknown /api/v1/ path gets Django's HTML 403 CSRF page")
 @pytest.mark.parametrize("method,path", [("POST", "/api/v1/nothing-here"), ("POST", "/api/v1/redemptions/abc/cancel"),
                                          ("PUT", "/api/v1/members/a/b/c")])
 def test_post_to_an_unknown_api_path_is_a_json_404(api_key, method: str, path: str) -> None:

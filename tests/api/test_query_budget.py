@@ -30,8 +30,6 @@ def _member_with_history() -> str:
     return member.external_id
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a warm balance read takes 4 queries (key, member+progress, "
-                                       "ProgramPolicy get_or_create, lots); the policy row is read on every call")
 def test_balance_read_with_a_warm_cache_takes_at_most_3_queries(api: Api, tiers: list,
                                                                 django_assert_max_num_queries) -> None:
     ext = _member_with_history()

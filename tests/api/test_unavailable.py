@@ -109,8 +109,6 @@ def test_unauthenticated_request_is_still_401_when_the_database_is_down(monkeypa
     assert response.status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: WidgetCorsMiddleware queries ApiKey outside DRF's exception handler, "
-                                       "so a database outage during a CORS request is a 500, not a 503")
 def test_widget_cors_preflight_is_not_a_500_when_the_database_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     make_key(allowed_origins=["https://shop.example"])
     with database_down(monkeypatch):
@@ -120,8 +118,6 @@ def test_widget_cors_preflight_is_not_a_500_when_the_database_is_down(monkeypatc
     assert response.status_code in (204, 503)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: WidgetCorsMiddleware queries ApiKey after the view answered 503, "
-                                       "and that query's OperationalError turns the answer into a 500")
 def test_widget_balance_from_a_shop_page_is_503_when_the_database_is_down(
     setup: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,12 +219,6 @@ def test_a_points_tier_counts_points_earned_not_the_balance(frozen_clock):
     assert reload(member).tier == vip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: purchase_record/activity_record call tier_upgrade_if_qualified before Posting.close() "
-           "writes the entries, so for a points-basis tier the earning that crosses the threshold is "
-           "not counted and the upgrade waits for the member's next operation",
-)
 def test_a_member_moves_up_a_points_tier_with_the_earning_that_crosses_the_threshold(frozen_clock):
     Tier.objects.create(code="basic", name="Basic", rank=0)
     vip = Tier.objects.create(code="vip", name="VIP", rank=1, basis=TierBasis.POINTS, threshold=Decimal("1000"))

@@ -94,12 +94,6 @@ def test_a_member_with_no_points_merges_without_entries(frozen_clock):
     assert reload(offline).status == MemberStatus.MERGED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services check member.status on the caller's Member object before taking the account "
-           "lock and never re-read it; a purchase that loaded the member before a merge committed (the "
-           "API request racing the merge) still earns, into the merged member's account",
-)
 def test_a_purchase_that_loaded_the_member_before_a_merge_cannot_earn_into_the_merged_account(frozen_clock):
     offline, online = new_member(), new_member()
     loaded_by_the_purchase_request = reload(offline)
@@ -108,13 +102,6 @@ def test_a_purchase_that_loaded_the_member_before_a_merge_cannot_earn_into_the_m
         buy(loaded_by_the_purchase_request, "10000")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: member_points_merge checks target.status on the caller's Member object, before the "
-           "lock, and never re-reads it; two merges in opposite directions (A→B, then B→A from a page "
-           "loaded before the first) both succeed, leaving A and B merged into each other and the points "
-           "in a merged account",
-)
 def test_a_member_merged_meanwhile_cannot_become_a_merge_target(frozen_clock):
     first, second = new_member(), new_member()
     give(first, 500)
@@ -127,12 +114,6 @@ def test_a_member_merged_meanwhile_cannot_become_a_merge_target(frozen_clock):
     assert account_of(second).balance == 1200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: refunding an order bought by a member merged since reverses from the merged member's "
-           "(now empty) lots and books a debt on the merged account, which nothing can ever repay; the "
-           "member it was merged into keeps the points of the refunded order",
-)
 def test_a_refund_after_a_merge_takes_the_points_back_from_the_member_they_were_merged_into(frozen_clock):
     offline, online = new_member(), new_member()
     buy(offline, "100000", order_id="M-2")
@@ -142,12 +123,6 @@ def test_a_refund_after_a_merge_takes_the_points_back_from_the_member_they_were_
     assert account_of(online).balance == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling a redemption made before a merge puts the points back into the merged "
-           "member's old lots; they land on an account that can never spend them, not on the member "
-           "it was merged into",
-)
 def test_cancelling_a_redemption_after_a_merge_returns_the_points_to_the_member_they_were_merged_into(frozen_clock):
     offline, online = new_member(), new_member()
     give(offline, 3000)

@@ -131,7 +131,7 @@ def test_the_next_earnings_repay_a_debt_first(frozen_clock):
     account = account_of(member)
     assert (account.balance, account.debt) == (-700, 700)
     assert lots_of(member)[-1].remaining == 0
-    buy(member, "100000")
+    buy(member, "100000", occurred_at=frozen_clock.days_ago(8))  # available now: pending lots repay nothing
     account = account_of(member)
     assert (account.balance, account.debt) == (300, 0)
     assert lots_of(member)[-1].remaining == 300
@@ -204,13 +204,6 @@ def test_a_full_refund_after_a_cancelled_redemption_restores_nothing_twice(froze
     assert account_of(member).balance == 2000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a refund reverses from the order's own lot even when that lot has expired, so the "
-           "outcome depends on whether the nightly expiry ran first: not yet run, the reversal empties "
-           "the already-worthless expired lot and the member keeps every spendable point; already run, "
-           "the same reversal takes spendable points from the member's other lots (or books a debt)",
-)
 def test_a_refund_leaves_the_same_balance_whether_or_not_the_expiry_task_ran_first(frozen_clock):
     EarningRule.objects.filter(kind=RuleKind.PURCHASE_RATE).update(validity_days=30)
     late, punctual = new_member(), new_member()
@@ -225,13 +218,6 @@ def test_a_refund_leaves_the_same_balance_whether_or_not_the_expiry_task_ran_fir
         account_of(punctual), today).available
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Posting.lot_create repays a debt from a new lot the moment it is created, pending or "
-           "not; when the member also holds available points (a cancelled redemption put them back "
-           "after the debt arose), a purchase still in its return window at once raises what can be "
-           "spent by the debt it cancels: pending points become spendable",
-)
 def test_pending_points_do_not_become_spendable_by_repaying_a_debt(frozen_clock):
     member = new_member()
     buy(member, "100000", order_id="PD-1", occurred_at=frozen_clock.days_ago(8))

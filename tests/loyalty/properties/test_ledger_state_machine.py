@@ -110,7 +110,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return sum(lot.remaining for lot in self.spendable()) - self.debt
 
     def new_lot(self, points: int, available_on: date, expires_on: date | None) -> ModelLot:
-        repaid = min(self.debt, points)
+        repaid = min(self.debt, points) if available_on <= self.today else 0
         self.debt -= repaid
         lot = ModelLot(len(self.lots), points - repaid, available_on, expires_on)
         self.lots.append(lot)
@@ -260,7 +260,8 @@ class LedgerMachine(RuleBasedStateMachine):
             reverse = purchase.points - floor_share(purchase.points, before, purchase.amount)
         reverse = min(reverse, purchase.points - purchase.reversed)
         if reverse > 0:
-            own = [purchase.lot] if purchase.lot else []
+            lot = purchase.lot
+            own = [lot] if lot and (lot.expires_on is None or lot.expires_on > self.today) else []
             taken = sum(t for _, t in self.take(own, reverse))
             others = [lot for lot in self.spendable(include_pending=True) if lot is not purchase.lot]
             taken += sum(t for _, t in self.take(others, reverse - taken))
