@@ -8,13 +8,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import BigIntegerField, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
-from members.models import Member, Tier
+from members.models import Tier
 
-from .models import Account, LedgerEntry, Lot, Purchase
+from .models import Account, Lot
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ _TIER_CACHE: dict[str, object] = {"at": 0.0, "tiers": []}
 TIER_CACHE_SECONDS = 30.0
 
 
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier (the last day of that month when it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, candidate))
+        except ValueError:
+            continue
+    return date(year, month + 1, 28)
+
+
 def tiers_active() -> list[Tier]:
     """Active tiers by rank, cached per process for a few seconds: every balance read needs them."""
     now = time.monotonic()
@@ -68,65 +82,102 @@ def tiers_cache_clear() -> None:
     _TIER_CACHE["at"] = 0.0
 
 
-def next_tier_of(member: Member) -> Tier | None:
-    rank = member.tier.rank if member.tier_id and member.tier else -1
-    return next((tier for tier in tiers_active() if tier.rank > rank), None)
-
-
 def local_midnight(day: date) -> datetime:
     """The start of ``day`` in the programme's time zone: a bound the indexes can use."""
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def member_with_progress(queryset: QuerySet[Member], today: date) -> QuerySet[Member]:
-    """Members with account and tier joined, and what they spent and earned in each tier
-    window (``window_spend_12`` …): the balance card in one query."""
-    from loyalty.services.tiers import months_before
-
-    annotations: dict[str, Subquery] = {}
-    for basis, months in {(tier.basis, tier.window_months) for tier in tiers_active()}:
-        since = local_midnight(months_before(today, months))
-        if basis == "points":
-            points = (
-                LedgerEntry.objects.filter(account__member=OuterRef("pk"), kind__in=["earn", "reverse"],
-                                           occurred_at__gte=since)
-                .values("account")
-                .annotate(total=Sum("points"))
-                .values("total")
-            )
-            annotations[f"window_points_{months}"] = Subquery(points, output_field=BigIntegerField())
-        else:
-            spend = (
-                Purchase.objects.filter(member=OuterRef("pk"), occurred_at__gte=since)
-                .values("member")
-                .annotate(total=Sum(F("amount") - F("refunded_amount")))
-                .values("total")
-            )
-            annotations[f"window_spend_{months}"] = Subquery(
-                spend, output_field=DecimalField(max_digits=16, decimal_places=2)
-            )
-    return queryset.select_related("account", "tier").annotate(**annotations)
-
-
 @dataclass(frozen=True)
 class BalanceCard:
-    member: Member
+    external_id: str
     balance: Balance
-    tier: Tier | None
+    tier: tuple[str, str] | None  # (code, name)
     next_tier: Tier | None
     amount_to_go: Decimal | None
 
 
-def balance_card(member: Member, today: date, notice_days: int) -> BalanceCard:
-    """Balance, pending, expiring soon and progress to the next tier, for the API and widget.
+_CARD_MEMBER = """
+    SELECT 'm', m.id, a.debt, t.code, t.name, COALESCE(t.rank, -1), CAST(NULL AS DATE), CAST(NULL AS DATE),
+           CAST(NULL AS NUMERIC), m.external_id
+    FROM members_member m
+    JOIN loyalty_account a ON a.member_id = m.id
+    LEFT JOIN members_tier t ON t.id = m.tier_id
+    WHERE {where}
+"""
+_CARD_LOTS = """
+    SELECT 'l', l.remaining, NULL, NULL, NULL, NULL, l.available_on, l.expires_on, NULL, NULL
+    FROM loyalty_lot l
+    JOIN loyalty_account a ON a.id = l.account_id
+    JOIN members_member m ON m.id = a.member_id
+    WHERE {where} AND l.remaining > 0 AND (l.expires_on IS NULL OR l.expires_on > %s)
+"""
+_CARD_SPEND = """
+    SELECT 'w', %s, NULL, 'spend', NULL, NULL, NULL, NULL,
+           (SELECT SUM(p.amount - p.refunded_amount) FROM loyalty_purchase p
+            WHERE p.member_id = m.id AND p.occurred_at >= %s), NULL
+    FROM members_member m WHERE {where}
+"""
+_CARD_POINTS = """
+    SELECT 'w', %s, NULL, 'points', NULL, NULL, NULL, NULL,
+           (SELECT SUM(e.points) FROM loyalty_ledgerentry e JOIN loyalty_account a ON a.id = e.account_id
+            WHERE a.member_id = m.id AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), NULL
+    FROM members_member m WHERE {where}
+"""
 
-    ``member`` must come from :func:`member_with_progress` (account, tier and window sums).
+
+def _as_date(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))  # SQLite hands raw dates back as text
+
+
+def balance_card(
+    today: date, notice_days: int, *, external_id: str | None = None, member_id: int | None = None
+) -> BalanceCard | None:
+    """Balance, pending, expiring soon and progress to the next tier, in one round trip.
+
+    The hottest read of the product (the storefront widget, the POS): one hand-written
+    ``UNION ALL`` returns the member row, its open lots and what it spent or earned in each
+    tier window, instead of three ORM queries. ``None`` when there is no such member.
     """
-    balance = balance_summary(member.account, today, notice_days)
-    upcoming = next_tier_of(member)
+    where, ident = ("m.external_id = %s", external_id) if external_id is not None else ("m.id = %s", member_id)
+    parts = [_CARD_MEMBER.format(where=where), _CARD_LOTS.format(where=where)]
+    params: list[Any] = [ident, ident, today]
+    tiers = tiers_active()
+    for basis, months in sorted({(tier.basis, tier.window_months) for tier in tiers}):
+        parts.append((_CARD_POINTS if basis == "points" else _CARD_SPEND).format(where=where))
+        params += [months, local_midnight(months_before(today, months)), ident]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    member_row = next((row for row in rows if row[0] == "m"), None)
+    if member_row is None:
+        return None
+    debt, tier_code, tier_name, rank = member_row[2], member_row[3], member_row[4], member_row[5]
+    windows = {(row[3], int(row[1])): Decimal(str(row[8] or 0)) for row in rows if row[0] == "w"}
+    available = pending = 0
+    expiring: dict[date, int] = defaultdict(int)
+    horizon = today + timedelta(days=notice_days)
+    for row in rows:
+        if row[0] != "l":
+            continue
+        remaining, available_on, expires_on = int(row[1]), _as_date(row[6]), _as_date(row[7])
+        if available_on is not None and available_on > today:
+            pending += remaining
+            continue
+        available += remaining
+        if expires_on is not None and expires_on <= horizon:
+            expiring[expires_on] += remaining
+    balance = Balance(
+        available=available - int(debt), pending=pending, debt=int(debt),
+        expiring_soon=sorted(((p, d) for d, p in expiring.items()), key=lambda pair: pair[1]),
+    )
+    upcoming = next((tier for tier in tiers if tier.rank > int(rank)), None)
     to_go = None
     if upcoming is not None:
-        metric = "window_points" if upcoming.basis == "points" else "window_spend"
-        have = getattr(member, f"{metric}_{upcoming.window_months}", None) or 0
-        to_go = max(upcoming.threshold - Decimal(have), Decimal("0"))
-    return BalanceCard(member, balance, member.tier, upcoming, to_go)
+        have = windows.get((upcoming.basis, upcoming.window_months), Decimal("0"))
+        to_go = max(upcoming.threshold - have, Decimal("0"))
+    return BalanceCard(
+        external_id=str(member_row[9]), balance=balance,
+        tier=(tier_code, tier_name) if tier_code else None, next_tier=upcoming, amount_to_go=to_go,
+    )

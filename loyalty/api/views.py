@@ -27,7 +27,7 @@ from .. import clock, services
 from ..errors import MemberNotFound, NotFound
 from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
 from ..policy import policy_cached
-from ..selectors import balance_card, member_with_progress
+from ..selectors import balance_card
 from . import serializers as s
 from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .keys import WidgetClaims, widget_token_issue
@@ -168,15 +168,17 @@ class MemberLookupApi(KeyView):
         return Response({"results": s.MemberOutputSerializer(members, many=True).data})
 
 
-def card_data(member: Member) -> dict[str, Any]:
+def card_data(*, external_id: str | None = None, member_id: int | None = None) -> dict[str, Any] | None:
+    """The balance card body (API.md, "Balance and history"), or ``None`` for no such member."""
     policy = policy_cached()
-    today = clock.today()
-    card = balance_card(member, today, policy.expiry_notice_days)
+    card = balance_card(clock.today(), policy.expiry_notice_days, external_id=external_id, member_id=member_id)
+    if card is None:
+        return None
     return {
-        "external_id": member.external_id,
+        "external_id": card.external_id,
         "available": card.balance.available,
         "pending": card.balance.pending,
-        "tier": {"code": card.tier.code, "name": card.tier.name} if card.tier else None,
+        "tier": {"code": card.tier[0], "name": card.tier[1]} if card.tier else None,
         "next_tier": (
             {"code": card.next_tier.code, "name": card.next_tier.name,
              "amount_to_go": s.money(card.amount_to_go or Decimal("0"))}
@@ -194,8 +196,11 @@ class MemberBalanceApi(KeyView):
 
     @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS")
     def get(self, request: Request, external_id: str) -> Response:
-        member = self.member_get(external_id, member_with_progress(Member.objects.all(), clock.today()))
-        return Response(card_data(member))
+        ident = clean_id(external_id)
+        body = card_data(external_id=ident) if ident else None
+        if body is None:
+            raise MemberNotFound(f"No member with external id {external_id[:64]!r}.")
+        return Response(body)
 
 
 class HistoryPagination(CursorPagination):
@@ -367,10 +372,10 @@ class WidgetBalanceApi(APIView):
     def get(self, request: Request) -> Response:
         claims = request.auth
         assert isinstance(claims, WidgetClaims)
-        member = member_with_progress(Member.objects.filter(pk=claims.member_id), clock.today()).first()
-        if member is None:
+        body = card_data(member_id=claims.member_id)
+        if body is None:
             raise MemberNotFound("The member of this token no longer exists.")
-        return Response(card_data(member))
+        return Response(body)
 
 
 def health(request: HttpRequest) -> JsonResponse:

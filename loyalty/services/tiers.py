@@ -11,18 +11,7 @@ from django.utils.translation import gettext as _
 from members.models import Member, Tier, TierBasis, TierChange
 
 from ..models import Account, EntryKind, LedgerEntry, Purchase
-
-
-def months_before(day: date, months: int) -> date:
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    return date(year, month, 28)
+from ..selectors import months_before
 
 
 def qualifying_amount(member: Member, account: Account, basis: str, since: date) -> Decimal:
