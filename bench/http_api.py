@@ -83,6 +83,9 @@ WRK_REQUEST = {  # appended as is (not %-formatted)
     "bare": r"""
 request = function() return wrk.format("GET", "/bench/bare/") end
 """,
+    "one_query": r"""
+request = function() return wrk.format("GET", "/bench/one-query/" .. member()) end
+""",
     "balance": r"""
 request = function() return wrk.format("GET", "/api/v1/members/" .. member() .. "/balance") end
 """,
@@ -100,6 +103,7 @@ end
 
 ENDPOINTS = {
     "bare": "GET /bench/bare/",
+    "one_query": "GET /bench/one-query/{id} (Django, 1 query)",
     "balance": "GET /api/v1/members/{id}/balance",
     "purchase": "POST /api/v1/purchases",
 }
@@ -252,6 +256,8 @@ def run_python(name: str, port: int, key: str, members: int, args: argparse.Name
             member = f"M{random.randint(1, members):09d}"
             if name == "bare":
                 method, path, body = "GET", "/bench/bare/", None
+            elif name == "one_query":
+                method, path, body = "GET", f"/bench/one-query/{member}", None
             elif name == "balance":
                 method, path, body = "GET", f"/api/v1/members/{member}/balance", None
             else:

@@ -3,6 +3,8 @@ even when the scheduled tasks are late."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -112,17 +114,40 @@ _CARD_LOTS = """
     WHERE {where} AND l.remaining > 0 AND (l.expires_on IS NULL OR l.expires_on > %s)
 """
 _CARD_SPEND = """
-    SELECT 'w', %s, NULL, 'spend', NULL, NULL, NULL, NULL,
+    SELECT 'w', CAST(%s AS INTEGER), NULL, 'spend', NULL, NULL, NULL, NULL,
            (SELECT SUM(p.amount - p.refunded_amount) FROM loyalty_purchase p
             WHERE p.member_id = m.id AND p.occurred_at >= %s), NULL
     FROM members_member m WHERE {where}
 """
 _CARD_POINTS = """
-    SELECT 'w', %s, NULL, 'points', NULL, NULL, NULL, NULL,
+    SELECT 'w', CAST(%s AS INTEGER), NULL, 'points', NULL, NULL, NULL, NULL,
            (SELECT SUM(e.points) FROM loyalty_ledgerentry e JOIN loyalty_account a ON a.id = e.account_id
             WHERE a.member_id = m.id AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), NULL
     FROM members_member m WHERE {where}
 """
+
+
+def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
+    """Run ``sql`` as a server-side prepared statement on PostgreSQL, planned once per connection.
+
+    Planning this query costs three times its execution; the balance card is read on every
+    page of the shop, so each connection prepares it once (``PREPARE`` is per session and
+    survives a rolled-back transaction) and executes it after. Other databases run it plainly.
+    """
+    if connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    raw = connection.connection
+    prepared: set[str] | None = getattr(raw, "_dangol_prepared", None)
+    if prepared is None:
+        prepared = set()
+        raw._dangol_prepared = prepared  # type: ignore[union-attr]
+    name = "dangol_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:16]
+    if name not in prepared:
+        numbered = iter(range(1, len(params) + 1))
+        cursor.execute(f"PREPARE {name} AS " + re.sub(r"%s", lambda _: f"${next(numbered)}", sql))
+        prepared.add(name)
+    cursor.execute(f"EXECUTE {name}(" + ", ".join(["%s"] * len(params)) + ")", params)
 
 
 def _as_date(value: object) -> date | None:
@@ -148,7 +173,7 @@ def balance_card(
         parts.append((_CARD_POINTS if basis == "points" else _CARD_SPEND).format(where=where))
         params += [months, local_midnight(months_before(today, months)), ident]
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+        _execute_prepared(cursor, " UNION ALL ".join(parts), params)
         rows = cursor.fetchall()
     member_row = next((row for row in rows if row[0] == "m"), None)
     if member_row is None:
