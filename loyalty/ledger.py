@@ -94,10 +94,15 @@ def accounts_lock(member_ids: Iterable[int]) -> dict[int, Account]:
     deadlock. The balance is always checked after this call, never before.
     """
     ids = sorted(set(member_ids))
+    # The member's status comes along (not locked: ``of=self``) so services can refuse a
+    # member merged or withdrawn since they loaded it, without another query.
     accounts = list(
-        Account.objects.select_for_update().filter(member_id__in=ids).order_by("id")
+        Account.objects.select_for_update(of=("self",))
+        .filter(member_id__in=ids)
+        .annotate(member_status=F("member__status"))
+        .order_by("id")
     )
-    locked = {account.member_id: account for account in accounts if account.member_id}
+    locked: dict[int, Account] = {account.member_id: account for account in accounts if account.member_id}
     missing = set(ids) - set(locked)
     if missing:
         raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")

@@ -37,7 +37,7 @@ def _apply(
     occurred_at: datetime | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Credit a new lot or debit open lots (available first, then pending); never below zero."""
-    member_status_recheck(member)
+    member_status_recheck(member, account)
     today = clock.today()
     posting = Posting.open(kind=kind, key=key, fingerprint_=print_, actor=actor, occurred_at=occurred_at)
     lot = None

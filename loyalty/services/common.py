@@ -9,7 +9,6 @@ from members.models import Member, MemberStatus
 
 from ..errors import InvalidRequest
 from ..models import Account
-from ..policy import policy_get
 from ..selectors import balance_summary
 
 
@@ -21,16 +20,14 @@ def member_require_active(member: Member) -> None:
         )
 
 
-def member_status_recheck(*members: Member) -> None:
-    """Read the status again under the account lock and refuse a member that cannot move points.
+def member_status_recheck(member: Member, account: Account) -> None:
+    """Refuse a member that cannot move points, by the status read with the account lock.
 
     The caller loaded the member before the lock; a merge or a withdrawal may have committed
     since, and points must not land in (or leave) an account that is closed.
     """
-    statuses = dict(Member.objects.filter(pk__in=[m.pk for m in members]).values_list("pk", "status"))
-    for member in members:
-        member.status = statuses.get(member.pk, member.status)
-        member_require_active(member)
+    member.status = getattr(account, "member_status", member.status)
+    member_require_active(member)
 
 
 def member_holder_id(member_id: int) -> int:
@@ -50,4 +47,5 @@ def expiry_date(earned_on: date, validity_days: int | None) -> date | None:
 
 
 def balance_dict(account: Account, today: date) -> dict[str, Any]:
-    return balance_summary(account, today, policy_get().expiry_notice_days).as_dict()
+    """The ``{"available", "pending"}`` a service answers with (no expiry notice needed)."""
+    return balance_summary(account, today).as_dict()

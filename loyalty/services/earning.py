@@ -141,7 +141,8 @@ def purchase_record(
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
 
-    first_purchase = not Purchase.objects.filter(member=member).exists()
+    # Only a referred member's first purchase pays more (the referral reward, to both sides).
+    first_purchase = bool(member.referred_by_id) and not Purchase.objects.filter(member=member).exists()
     to_lock = [member.pk]
     if first_purchase and member.referred_by_id:
         to_lock.append(member.referred_by_id)
@@ -149,7 +150,7 @@ def purchase_record(
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     account = accounts[member.pk]
-    member_status_recheck(member)
+    member_status_recheck(member, account)
     # Asked again under the lock: a concurrent purchase may have been the first one.
     first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
 
@@ -238,7 +239,7 @@ def activity_record(
     account = accounts_lock([member.pk])[member.pk]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
-    member_status_recheck(member)
+    member_status_recheck(member, account)
 
     rule = rules_active([RuleKind.ACTIVITY], earned_on).filter(activity_type=type).first()
     posting = Posting.open(kind=OperationKind.ACTIVITY, key=key, fingerprint_=print_, actor=actor,

@@ -84,7 +84,7 @@ def points_redeem(
     account = accounts_lock([member.pk])[member.pk]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
-    member_status_recheck(member)
+    member_status_recheck(member, account)
     available = available_points(account, today)
     if available < points:
         raise InsufficientPoints(
