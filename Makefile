@@ -23,7 +23,7 @@ EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL
 # root installs packages itself; anyone else goes through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help venv run migrate demo admin test services postgres redis lint typecheck check-deploy clean-var
+.PHONY: help venv run migrate demo admin test services postgres redis browser lint typecheck check-deploy clean-var
 
 help: ## List the targets
 	@echo "Dangol: make <target>   (PORT=$(PORT), PYTEST_ARGS='...' for make test)"
@@ -109,7 +109,16 @@ redis:
 	fi
 	@echo "Redis: $$(redis-cli -h 127.0.0.1 ping)"
 
-test: venv services ## Run the tests against PostgreSQL and Redis on 127.0.0.1 (PYTEST_ARGS='-k ...')
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright's own
+# browser download is never used.
+browser:
+	@set -e; if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+	@echo "Chromium: $$(/usr/bin/chromium --version 2>/dev/null)"
+
+test: venv services browser ## Run the tests against PostgreSQL and Redis on 127.0.0.1 (PYTEST_ARGS='-k ...')
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 # --- checks ---------------------------------------------------------------------------
