@@ -82,11 +82,13 @@
     tier.appendChild(tierValue);
     card.appendChild(tier);
 
-    var next = el("div", "dangol-row dangol-muted", data.next_tier
-      ? fmt(t.next, { tier: data.next_tier.name, amount: number(data.next_tier.amount_to_go, lang) })
-      : t.top);
-    next.setAttribute("data-field", "next-tier");
-    card.appendChild(next);
+    if (data.next_tier || data.tier) {  // a programme without tiers shows no tier progress
+      var next = el("div", "dangol-row dangol-muted", data.next_tier
+        ? fmt(t.next, { tier: data.next_tier.name, amount: number(data.next_tier.amount_to_go, lang) })
+        : t.top);
+      next.setAttribute("data-field", "next-tier");
+      card.appendChild(next);
+    }
 
     var heading = el("div", "dangol-row dangol-muted", t.expiring);
     card.appendChild(heading);
