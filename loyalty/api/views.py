@@ -62,7 +62,9 @@ class KeyView(APIView):
     def member_get(self, external_id: str, queryset: QuerySet[Member] | None = None) -> Member:
         ident = clean_id(external_id)
         qs = queryset if queryset is not None else Member.objects.select_related("tier", "home_store", "referred_by")
-        member = qs.filter(external_id=ident).first() if ident else None
+        # external_id is unique: no ORDER BY (the model's default ordering would sort for nothing)
+        found = list(qs.filter(external_id=ident).order_by()[:1]) if ident else []
+        member = found[0] if found else None
         if member is None:
             raise MemberNotFound(f"No member with external id {external_id[:64]!r}.")
         return member
@@ -267,7 +269,7 @@ class PurchaseCreateApi(KeyView):
     def post(self, request: Request) -> Response:
         data = self.validated(s.PurchaseInputSerializer)
         store = self.store_for(data.get("store_code"))
-        member = self.member_get(data["external_id"])
+        member = self.member_get(data["external_id"], Member.objects.select_related("tier"))
         return answer(services.purchase_record(
             member=member, order_id=data["order_id"], amount=data["amount"], occurred_at=data.get("occurred_at"),
             channel=data.get("channel", ""), store=store, items=data.get("items", []), actor=self.key.name,
@@ -313,7 +315,7 @@ class RedemptionCreateApi(KeyView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and (len(key) > 200 or "\x00" in key):
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        member = self.member_get(data["external_id"])
+        member = self.member_get(data["external_id"], Member.objects.all())
         outcome = services.points_redeem(
             member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
             items=data.get("items", []), idempotency_key=key, actor=self.key.name,
@@ -343,7 +345,7 @@ class ActivityCreateApi(KeyView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.ActivityInputSerializer)
-        member = self.member_get(data["external_id"])
+        member = self.member_get(data["external_id"], Member.objects.select_related("tier"))
         return answer(services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
             actor=self.key.name,
