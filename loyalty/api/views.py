@@ -32,6 +32,25 @@ from . import serializers as s
 from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .keys import WidgetClaims, widget_token_issue
 
+BALANCE_EXAMPLE = OpenApiExample("Balance card", response_only=True, value={
+    "external_id": "C1001", "available": 3200, "pending": 450, "tier": {"code": "gold", "name": "Gold"},
+    "next_tier": {"code": "vip", "name": "VIP", "amount_to_go": "80000"},
+    "expiring_soon": [{"points": 500, "expires_on": "2026-12-31"}],
+    "point_value": "1", "currency": "KRW", "as_of": "2026-11-24T09:00:00+09:00"})
+PURCHASE_EXAMPLE = OpenApiExample("Points earned", response_only=True, status_codes=["201"], value={
+    "order_id": "A-20261124-0001", "points": 450, "status": "pending", "available_on": "2026-12-01",
+    "expires_on": "2027-11-24", "breakdown": [{"source": "rule", "name": "구매 적립 (100원당 1P)", "points": 450}],
+    "balance": {"available": 3200, "pending": 900}})
+ERROR_EXAMPLES = [
+    OpenApiExample("Not enough points", response_only=True, status_codes=["409"],
+                   value={"code": "insufficient_points", "detail": "Only 800 points are available; 1000 were asked."}),
+    OpenApiExample("Policy", response_only=True, status_codes=["422"],
+                   value={"code": "redemption_rule", "detail": "Points are redeemed in multiples of 10."}),
+    OpenApiExample("Validation", response_only=True, status_codes=["400"],
+                   value={"code": "invalid", "detail": "Invalid input.",
+                          "errors": {"amount": ["A valid number is required."]}}),
+]
+
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
     401: OpenApiResponse(s.ErrorSerializer, description="not_authenticated / authentication_failed"),
@@ -196,7 +215,8 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
 class MemberBalanceApi(KeyView):
     required_scope = ApiScope.MEMBERS_READ
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS")
+    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS",
+                   examples=[BALANCE_EXAMPLE])
     def get(self, request: Request, external_id: str) -> Response:
         ident = clean_id(external_id)
         body = card_data(external_id=ident) if ident else None
@@ -264,7 +284,8 @@ class PurchaseCreateApi(KeyView):
         summary="Report a paid order",
         examples=[OpenApiExample("Order", request_only=True, value={
             "external_id": "C1001", "order_id": "A-20261124-0001", "amount": "45000", "channel": "online",
-            "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}]})],
+            "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}]}),
+            PURCHASE_EXAMPLE, ERROR_EXAMPLES[2]],
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.PurchaseInputSerializer)
@@ -309,6 +330,9 @@ class RedemptionCreateApi(KeyView):
                    409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
                    422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},
         summary="Spend points on an order",
+        examples=[OpenApiExample("Redeem", request_only=True, value={
+            "external_id": "C1001", "points": 1000, "order_id": "A-20261124-0002", "order_amount": "30000"}),
+            *ERROR_EXAMPLES],
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.RedemptionInputSerializer)
@@ -370,7 +394,8 @@ class WidgetBalanceApi(APIView):
     permission_classes = [IsWidgetToken]
     throttle_classes = [ApiKeyRateThrottle]
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance")
+    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance",
+                   examples=[BALANCE_EXAMPLE])
     def get(self, request: Request) -> Response:
         claims = request.auth
         assert isinstance(claims, WidgetClaims)

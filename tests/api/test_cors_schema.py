@@ -109,3 +109,12 @@ def test_docs_page() -> None:
     response = Api().get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_the_openapi_schema_validates_without_warnings(tmp_path) -> None:
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    text = target.read_text()
+    assert "/api/v1/purchases" in text and "insufficient_points" in text
