@@ -36,10 +36,11 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     from_account, to_account = accounts[source.pk], accounts[target.pk]
-    statuses = dict(Member.objects.filter(pk__in=[source.pk, target.pk]).values_list("pk", "status"))
-    if statuses[source.pk] in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
+    # Statuses as read with the locks: a merge committed meanwhile must not be merged again.
+    closed = (MemberStatus.MERGED, MemberStatus.WITHDRAWN)
+    if getattr(from_account, "member_status", source.status) in closed:
         raise InvalidRequest(_("This member was already merged or has withdrawn."))
-    if statuses[target.pk] in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
+    if getattr(to_account, "member_status", target.status) in closed:
         raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
     posting = Posting.open(kind=OperationKind.MERGE, key=key, fingerprint_=print_, actor=actor)
     lots = list(Lot.objects.filter(account=from_account, remaining__gt=0).order_by("id"))
