@@ -100,6 +100,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The balance card is a server-side prepared statement on PostgreSQL (planned once per
+# connection). Turn it off behind a pooler in transaction mode (PgBouncer), where a session's
+# prepared statements do not follow the client.
+DANGOL_PREPARED_STATEMENTS = env_bool("DANGOL_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout lets the worker and the web server share it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

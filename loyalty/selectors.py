@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -134,7 +135,7 @@ def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     page of the shop, so each connection prepares it once (``PREPARE`` is per session and
     survives a rolled-back transaction) and executes it after. Other databases run it plainly.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
         cursor.execute(sql, params)
         return
     raw = connection.connection
