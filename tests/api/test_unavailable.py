@@ -143,3 +143,15 @@ def test_health_is_503_with_database_down(monkeypatch: pytest.MonkeyPatch) -> No
     assert body["database"] == "down"
     assert "Traceback" not in response.content.decode()
     assert "OperationalError" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_health_names_a_broker_that_is_down_but_stays_200(client, settings, monkeypatch) -> None:
+    from loyalty.api import views
+
+    monkeypatch.setattr(views, "broker_state", lambda: "down")
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+    assert response.json()["broker"] == "down"
+    assert response.json()["status"] == "degraded"
