@@ -44,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import django_on_bench_db, seeded_members  # noqa: E402
 
 TARGETS = {"balance": 0.50, "purchase": 0.25}
 
@@ -113,26 +114,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings_bench")
-    import django
-
-    django.setup()
-
-
-def seeded_members() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('bench_seed_state') IS NOT NULL")
-        if cursor.fetchone()[0]:
-            cursor.execute("SELECT (value->>'members')::int FROM bench_seed_state WHERE key = 'plan'")
-            row = cursor.fetchone()
-            if row:
-                return int(row[0])
-    sys.exit("no bench seed in this database: run bench/seed.py first")
 
 
 def key_create(rate: str) -> tuple[int, str]:
@@ -306,10 +287,7 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(ENDPOINTS), action="append", help="run only these endpoints")
     parser.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
     args = parser.parse_args()
-    if "bench" not in os.environ.get("DATABASE_URL", ""):
-        sys.exit("set DATABASE_URL to the bench database (…/dangol_bench)")
-
-    django_setup()
+    django_on_bench_db()
     members = seeded_members()
     key_id, key = key_create(args.throttle_rate)
     from django.db import connection

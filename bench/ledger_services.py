@@ -35,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DJANGO_DEBUG"] = "0"  # as in production: no query log (it also skews the query counts)
 
@@ -114,20 +116,14 @@ def main() -> None:
     parser.add_argument("--skip-audit", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
     args = parser.parse_args()
-    if "bench" not in os.environ.get("DATABASE_URL", ""):
-        sys.exit("set DATABASE_URL to the bench database (…/dangol_bench)")
-
-    import django
-
-    django.setup()
+    django_on_bench_db()
     from django.db import connection
 
     from loyalty import clock, invariants, services
     from members.models import Member
 
+    members = seeded_members()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (value->>'members')::int FROM bench_seed_state WHERE key = 'plan'")
-        members = int(cursor.fetchone()[0])
         cursor.execute("SELECT COUNT(*) FROM loyalty_ledgerentry")
         entries = int(cursor.fetchone()[0])
     print(f"bench database: {members:,} seeded members, {entries:,} ledger entries; today {clock.today()}")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
 os.environ["DJANGO_DEBUG"] = "0"
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
@@ -36,12 +38,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    if "bench" not in os.environ.get("DATABASE_URL", ""):
-        sys.exit("set DATABASE_URL to the bench database (…/dangol_bench)")
-
-    import django
-
-    django.setup()
+    django_on_bench_db()
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -49,9 +46,7 @@ def main() -> None:
     from loyalty.api.keys import api_key_create, api_key_revoke
     from loyalty.models import ApiKey
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT (value->>'members')::int FROM bench_seed_state WHERE key = 'plan'")
-        members = int(cursor.fetchone()[0])
+    members = seeded_members()
     issued = api_key_create(name="bench-profile")
     ApiKey.objects.filter(pk=issued.key.pk).update(throttle_rate="100000/s")
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {issued.plaintext}")
