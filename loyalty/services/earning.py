@@ -64,6 +64,20 @@ def _record_rule_earnings(posting: Posting, account: Account, earning: Earning, 
     )
 
 
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def occurred_when(occurred_at: datetime | None) -> datetime:
+    """When it happened: now by default; never in the future (beyond a POS clock's skew),
+    which would move the return window and the validity to suit the caller."""
+    now = clock.now()
+    if occurred_at is None:
+        return now
+    if occurred_at > now + CLOCK_SKEW:
+        raise InvalidRequest("occurred_at is in the future.", errors={"occurred_at": ["Cannot be in the future."]})
+    return occurred_at
+
+
 def _amount(value: Any, field: str) -> Decimal:
     try:
         amount = Decimal(str(value))
@@ -137,7 +151,7 @@ def purchase_record(
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     member_require_active(member)
-    occurred_at = occurred_at or clock.now()
+    occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
 
@@ -233,7 +247,7 @@ def activity_record(
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     member_require_active(member)
-    occurred_at = occurred_at or clock.now()
+    occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
     account = accounts_lock([member.pk])[member.pk]

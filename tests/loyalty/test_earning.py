@@ -286,3 +286,17 @@ def test_an_offline_rule_pays_only_at_the_stores(frozen_clock):
     member = new_member(channel="online")
     assert buy(member, "10000").data["points"] == 100
     assert buy(member, "10000", channel="offline").data["points"] == 110
+
+
+def test_a_purchase_dated_in_the_future_is_refused_and_changes_nothing(frozen_clock):
+    from datetime import timedelta
+
+    from loyalty.errors import InvalidRequest
+    from loyalty.models import Purchase
+    from loyalty.services import purchase_record
+
+    member = new_member()
+    with pytest.raises(InvalidRequest):
+        purchase_record(member=member, order_id="FUT-1", amount="10000",
+                        occurred_at=frozen_clock.now() + timedelta(days=1))
+    assert not Purchase.objects.filter(order_id="FUT-1").exists()
