@@ -73,7 +73,8 @@ def months_before(day: date, months: int) -> date:
 
 
 def tiers_active() -> list[Tier]:
-    """Active tiers by rank, cached per process for a few seconds: every balance read needs them."""
+    """Active tiers by rank, cached per process for a few seconds: every balance read and every
+    earning needs them. Saving or deleting a tier clears this process's copy at once."""
     now = time.monotonic()
     if now - float(_TIER_CACHE["at"]) > TIER_CACHE_SECONDS:  # type: ignore[arg-type]
         _TIER_CACHE["tiers"] = list(Tier.objects.filter(is_active=True).order_by("rank"))

@@ -161,8 +161,9 @@ def purchase_record(
     if first_purchase and member.referred_by_id:
         to_lock.append(member.referred_by_id)
     accounts = accounts_lock(to_lock)
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
+    # No second replay check under the lock: nothing below can refuse before the operation
+    # row is written, so a twin that committed meanwhile makes that insert fail on its unique
+    # key, the transaction rolls back and ``durable`` answers with the twin's result.
     account = accounts[member.pk]
     member_status_recheck(member, account)
     # Asked again under the lock: a concurrent purchase may have been the first one.

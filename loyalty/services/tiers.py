@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from members.models import Member, Tier, TierBasis, TierChange
 
 from ..models import Account, EntryKind, LedgerEntry, Purchase
-from ..selectors import months_before
+from ..selectors import months_before, tiers_active
 
 
 def qualifying_amount(member: Member, account: Account, basis: str, since: date) -> Decimal:
@@ -30,7 +30,7 @@ def qualifying_amount(member: Member, account: Account, basis: str, since: date)
 def tier_upgrade_if_qualified(member: Member, account: Account, today: date) -> Tier | None:
     """Raise the member's tier at once when the window's spend or points cross a threshold."""
     current_rank = member.tier.rank if member.tier_id and member.tier else -1
-    tiers = list(Tier.objects.filter(is_active=True, rank__gt=current_rank).order_by("-rank"))
+    tiers = sorted((tier for tier in tiers_active() if tier.rank > current_rank), key=lambda tier: -tier.rank)
     cache: dict[tuple[str, int], Decimal] = {}
     for tier in tiers:
         cache_key = (tier.basis, tier.window_months)
