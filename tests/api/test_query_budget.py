@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 # The purchase path as it stands (measured on PostgreSQL): a guard against an N+1 creeping in,
 # not a target. Lower it when the path gets cheaper.
-PURCHASE_BUDGET = 22
+PURCHASE_BUDGET = 17  # measured: 15 statements of the service, the member, the savepoint pair
 PURCHASE_REPLAY_BUDGET = 5
 
 
@@ -55,13 +55,13 @@ def test_balance_read_query_count_is_fixed(api: Api, tiers: list) -> None:
     assert len(large) == len(small) <= 4, [q["sql"] for q in large.captured_queries]
 
 
-def test_widget_balance_with_a_warm_cache_takes_at_most_4_queries(api: Api, tiers: list,
+def test_widget_balance_with_a_warm_cache_takes_at_most_2_queries(api: Api, tiers: list,
                                                                    django_assert_max_num_queries) -> None:
     ext = _member_with_history()
     token = api.post("/api/v1/widget-tokens", {"external_id": ext}).json()["token"]
     widget = Api(f"Bearer {token}")
     _warm(widget, "/api/v1/widget/balance")
-    with django_assert_max_num_queries(4):  # the token's key still active, member, policy, lots
+    with django_assert_max_num_queries(2):  # the token's key still active, then the balance card
         assert widget.get("/api/v1/widget/balance").status_code == 200
 
 
