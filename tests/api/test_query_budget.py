@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 # The purchase path as it stands (measured on PostgreSQL): a guard against an N+1 creeping in,
 # not a target. Lower it when the path gets cheaper.
-PURCHASE_BUDGET = 17  # measured: 15 statements of the service, the member, the savepoint pair
+PURCHASE_BUDGET = 17  # measured: the service, the member lookup and the test transaction's savepoint pair
 PURCHASE_REPLAY_BUDGET = 5
 
 
