@@ -109,10 +109,6 @@ def accounts_lock(member_ids: Iterable[int]) -> dict[int, Account]:
     return locked
 
 
-def account_lock(member_id: int) -> Account:
-    return accounts_lock([member_id])[member_id]
-
-
 _system_ids: dict[str, int] = {}
 
 

@@ -7,6 +7,7 @@ import hashlib
 import re
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -33,11 +34,11 @@ class Balance:
         return {"available": self.available, "pending": self.pending}
 
 
-def balance_summary(account: Account, today: date, notice_days: int = 30) -> Balance:
-    """Available (spendable now, less debt), pending, and what expires within the notice window."""
-    rows = Lot.objects.filter(account_id=account.pk, remaining__gt=0).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gt=today)
-    ).values_list("remaining", "available_on", "expires_on")
+def summarize_lots(
+    rows: Iterable[tuple[int, date, date | None]], debt: int, today: date, notice_days: int
+) -> Balance:
+    """Available (spendable now, less debt), pending, and what expires within the notice window,
+    from the open, unexpired lots' ``(remaining, available_on, expires_on)``."""
     available = pending = 0
     expiring: dict[date, int] = defaultdict(int)
     horizon = today + timedelta(days=notice_days)
@@ -49,11 +50,19 @@ def balance_summary(account: Account, today: date, notice_days: int = 30) -> Bal
         if expires_on is not None and expires_on <= horizon:
             expiring[expires_on] += remaining
     return Balance(
-        available=available - account.debt,
+        available=available - debt,
         pending=pending,
-        debt=account.debt,
+        debt=debt,
         expiring_soon=sorted(((p, d) for d, p in expiring.items()), key=lambda pair: pair[1]),
     )
+
+
+def balance_summary(account: Account, today: date, notice_days: int = 30) -> Balance:
+    """The account's balance read from its lots, by date (see :func:`summarize_lots`)."""
+    rows = Lot.objects.filter(account_id=account.pk, remaining__gt=0).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gt=today)
+    ).values_list("remaining", "available_on", "expires_on")
+    return summarize_lots(rows, account.debt, today, notice_days)
 
 
 _TIER_CACHE: dict[str, object] = {"at": 0.0, "tiers": []}
@@ -152,8 +161,8 @@ def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     cursor.execute(f"EXECUTE {name}(" + ", ".join(["%s"] * len(params)) + ")", params)
 
 
-def _as_date(value: object) -> date | None:
-    if value is None or isinstance(value, date):
+def _as_date(value: object) -> date:
+    if isinstance(value, date):
         return value
     return date.fromisoformat(str(value))  # SQLite hands raw dates back as text
 
@@ -182,23 +191,10 @@ def balance_card(
         return None
     debt, tier_code, tier_name, rank = member_row[2], member_row[3], member_row[4], member_row[5]
     windows = {(row[3], int(row[1])): Decimal(str(row[8] or 0)) for row in rows if row[0] == "w"}
-    available = pending = 0
-    expiring: dict[date, int] = defaultdict(int)
-    horizon = today + timedelta(days=notice_days)
-    for row in rows:
-        if row[0] != "l":
-            continue
-        remaining, available_on, expires_on = int(row[1]), _as_date(row[6]), _as_date(row[7])
-        if available_on is not None and available_on > today:
-            pending += remaining
-            continue
-        available += remaining
-        if expires_on is not None and expires_on <= horizon:
-            expiring[expires_on] += remaining
-    balance = Balance(
-        available=available - int(debt), pending=pending, debt=int(debt),
-        expiring_soon=sorted(((p, d) for d, p in expiring.items()), key=lambda pair: pair[1]),
-    )
+    lots = [
+        (int(row[1]), _as_date(row[6]), None if row[7] is None else _as_date(row[7])) for row in rows if row[0] == "l"
+    ]
+    balance = summarize_lots(lots, int(debt), today, notice_days)
     upcoming = next((tier for tier in tiers if tier.rank > int(rank)), None)
     to_go = None
     if upcoming is not None:

@@ -108,8 +108,11 @@ class KeyView(APIView):
         return dict(serializer.validated_data)
 
 
-def answer(outcome: services.Outcome) -> Response:
-    return Response(outcome.data, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+def answer(outcome: services.Outcome, fields: tuple[str, ...] | None = None, *, always_200: bool = False) -> Response:
+    """A service's result as the contract's body: 201 when this call did it, 200 on a replay."""
+    body = outcome.data if fields is None else {field: outcome.data[field] for field in fields}
+    created = outcome.created and not always_200
+    return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class MemberDetailApi(KeyView):
@@ -316,8 +319,7 @@ class RefundCreateApi(KeyView):
             raise exceptions.PermissionDenied("This key may only refund sales of its own store.")
         outcome = services.purchase_refund(order_id=purchase.order_id, refund_id=data["refund_id"],
                                            amount=data["amount"], actor=self.key.name)
-        body = {k: outcome.data[k] for k in ("refund_id", "points_reversed", "points_restored", "balance")}
-        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+        return answer(outcome, ("refund_id", "points_reversed", "points_restored", "balance"))
 
 
 class RedemptionCreateApi(KeyView):
@@ -344,8 +346,7 @@ class RedemptionCreateApi(KeyView):
             member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
             items=data.get("items", []), idempotency_key=key, actor=self.key.name,
         )
-        body = {k: outcome.data[k] for k in ("id", "points", "balance")}
-        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+        return answer(outcome, ("id", "points", "balance"))
 
 
 class RedemptionCancelApi(KeyView):
@@ -356,7 +357,7 @@ class RedemptionCancelApi(KeyView):
         if not Redemption.objects.filter(pk=redemption_id).exists():
             raise NotFound(f"No redemption {redemption_id}.")
         outcome = services.redemption_cancel(redemption_id=redemption_id, actor=self.key.name)
-        return Response({k: outcome.data[k] for k in ("id", "points_restored", "balance")})
+        return answer(outcome, ("id", "points_restored", "balance"), always_200=True)
 
 
 class ActivityCreateApi(KeyView):

@@ -46,13 +46,3 @@ def tier_upgrade_if_qualified(member: Member, account: Account, today: date) -> 
             member.tier = tier
             return tier
     return None
-
-
-def next_tier_progress(member: Member, account: Account, today: date) -> tuple[Tier, Decimal] | None:
-    """The next tier up and what is left to reach it, or ``None`` at the top."""
-    current_rank = member.tier.rank if member.tier_id and member.tier else -1
-    tier = Tier.objects.filter(is_active=True, rank__gt=current_rank).order_by("rank").first()
-    if tier is None:
-        return None
-    have = qualifying_amount(member, account, tier.basis, months_before(today, tier.window_months))
-    return tier, max(tier.threshold - have, Decimal("0"))
