@@ -104,6 +104,13 @@ DATABASES = {
 # connection). Turn it off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements do not follow the client.
 DANGOL_PREPARED_STATEMENTS = env_bool("DANGOL_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that polls the socket instead of sending SELECT 1.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    if DANGOL_PREPARED_STATEMENTS:
+        # Django's cursors bind on the client and never prepare; psycopg prepares only what
+        # asks for it (loyalty.selectors.fetch_prepared), as long as this is not None.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout lets the worker and the web server share it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

@@ -3,8 +3,6 @@ even when the scheduled tasks are late."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -109,56 +107,80 @@ class BalanceCard:
     amount_to_go: Decimal | None
 
 
-_CARD_MEMBER = """
-    SELECT 'm', m.id, a.debt, t.code, t.name, COALESCE(t.rank, -1), CAST(NULL AS DATE), CAST(NULL AS DATE),
+# The member is looked up once (the CTE); its row, its open lots and one sum per tier window
+# come back as rows of one result, told apart by the first column.
+_CARD_HEAD = """
+    WITH m AS (
+        SELECT m.id, m.external_id, m.tier_id, a.id AS account_id, a.debt
+        FROM members_member m JOIN loyalty_account a ON a.member_id = m.id
+        WHERE {where}
+    )
+    SELECT 'm', m.id, m.debt, t.code, t.name, COALESCE(t.rank, -1), CAST(NULL AS DATE), CAST(NULL AS DATE),
            CAST(NULL AS NUMERIC), m.external_id
-    FROM members_member m
-    JOIN loyalty_account a ON a.member_id = m.id
-    LEFT JOIN members_tier t ON t.id = m.tier_id
-    WHERE {where}
-"""
-_CARD_LOTS = """
+    FROM m LEFT JOIN members_tier t ON t.id = m.tier_id
+    UNION ALL
     SELECT 'l', l.remaining, NULL, NULL, NULL, NULL, l.available_on, l.expires_on, NULL, NULL
-    FROM loyalty_lot l
-    JOIN loyalty_account a ON a.id = l.account_id
-    JOIN members_member m ON m.id = a.member_id
-    WHERE {where} AND l.remaining > 0 AND (l.expires_on IS NULL OR l.expires_on > %s)
+    FROM loyalty_lot l JOIN m ON l.account_id = m.account_id
+    WHERE l.remaining > 0 AND (l.expires_on IS NULL OR l.expires_on > %s)
 """
 _CARD_SPEND = """
+    UNION ALL
     SELECT 'w', CAST(%s AS INTEGER), NULL, 'spend', NULL, NULL, NULL, NULL,
            (SELECT SUM(p.amount - p.refunded_amount) FROM loyalty_purchase p
             WHERE p.member_id = m.id AND p.occurred_at >= %s), NULL
-    FROM members_member m WHERE {where}
+    FROM m
 """
 _CARD_POINTS = """
+    UNION ALL
     SELECT 'w', CAST(%s AS INTEGER), NULL, 'points', NULL, NULL, NULL, NULL,
-           (SELECT SUM(e.points) FROM loyalty_ledgerentry e JOIN loyalty_account a ON a.id = e.account_id
-            WHERE a.member_id = m.id AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), NULL
-    FROM members_member m WHERE {where}
+           (SELECT SUM(e.points) FROM loyalty_ledgerentry e
+            WHERE e.account_id = m.account_id AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), NULL
+    FROM m
 """
 
 
-def _execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
-    """Run ``sql`` as a server-side prepared statement on PostgreSQL, planned once per connection.
+def _prepared_cursor_class() -> type:
+    """psycopg's server-side binding cursor, told to prepare every statement it runs.
 
-    Planning this query costs three times its execution; the balance card is read on every
-    page of the shop, so each connection prepares it once (``PREPARE`` is per session and
-    survives a rolled-back transaction) and executes it after. Other databases run it plainly.
+    Django's own cursors bind on the client and never prepare. Planning the balance card
+    costs more than running it, so on PostgreSQL it runs as a prepared statement: psycopg
+    plans it once per connection and keeps it (and forgets it after a failed transaction).
+    """
+    global _PREPARING_CURSOR
+    if _PREPARING_CURSOR is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                return super().execute(query, params, prepare=True)  # type: ignore[misc]
+
+        _PREPARING_CURSOR = PreparingCursor
+    return _PREPARING_CURSOR
+
+
+_PREPARING_CURSOR: type | None = None
+
+
+def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql``, run as a prepared statement on PostgreSQL (plainly elsewhere).
+
+    The cursor is still Django's wrapper (error translation, query logging, execute
+    wrappers); only the driver cursor under it differs. ``DANGOL_PREPARED_STATEMENTS=false``
+    turns this off behind a pooler in transaction mode, where prepared statements do not
+    follow the client from one server connection to the next.
     """
     if connection.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        inner = _prepared_cursor_class()(connection.connection)
+    cursor = connection.make_debug_cursor(inner) if connection.queries_logged else connection.make_cursor(inner)
+    with cursor:
         cursor.execute(sql, params)
-        return
-    raw = connection.connection
-    prepared: set[str] | None = getattr(raw, "_dangol_prepared", None)
-    if prepared is None:
-        prepared = set()
-        raw._dangol_prepared = prepared  # type: ignore[union-attr]
-    name = "dangol_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:16]
-    if name not in prepared:
-        numbered = iter(range(1, len(params) + 1))
-        cursor.execute(f"PREPARE {name} AS " + re.sub(r"%s", lambda _: f"${next(numbered)}", sql))
-        prepared.add(name)
-    cursor.execute(f"EXECUTE {name}(" + ", ".join(["%s"] * len(params)) + ")", params)
+        return list(cursor.fetchall())
 
 
 def _as_date(value: object) -> date:
@@ -177,15 +199,13 @@ def balance_card(
     tier window, instead of three ORM queries. ``None`` when there is no such member.
     """
     where, ident = ("m.external_id = %s", external_id) if external_id is not None else ("m.id = %s", member_id)
-    parts = [_CARD_MEMBER.format(where=where), _CARD_LOTS.format(where=where)]
-    params: list[Any] = [ident, ident, today]
+    parts = [_CARD_HEAD.format(where=where)]
+    params: list[Any] = [ident, today]
     tiers = tiers_active()
     for basis, months in sorted({(tier.basis, tier.window_months) for tier in tiers}):
-        parts.append((_CARD_POINTS if basis == "points" else _CARD_SPEND).format(where=where))
-        params += [months, local_midnight(months_before(today, months)), ident]
-    with connection.cursor() as cursor:
-        _execute_prepared(cursor, " UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
+        parts.append(_CARD_POINTS if basis == "points" else _CARD_SPEND)
+        params += [months, local_midnight(months_before(today, months))]
+    rows = fetch_prepared("".join(parts), params)
     member_row = next((row for row in rows if row[0] == "m"), None)
     if member_row is None:
         return None
