@@ -1,14 +1,11 @@
-"""Authentication, scopes and throttling for the API: server keys and widget tokens."""
+"""Authentication and scopes for the API: server keys and widget tokens (rates: ``throttle``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from ..models import ApiKey
@@ -86,35 +83,3 @@ class IsWidgetToken(BasePermission):
         if request.auth is None:
             raise exceptions.NotAuthenticated()
         return isinstance(request.auth, WidgetClaims)
-
-
-class ApiKeyRateThrottle(SimpleRateThrottle):
-    """Each key has its own rate (``ApiKey.throttle_rate``); widget tokens share their key's."""
-
-    scope = "api_key"
-
-    def __init__(self) -> None:  # the rate comes from the key, not from settings
-        self.rate: str | None = None
-        self.num_requests: int | None = None
-        self.duration: int | None = None
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        auth = request.auth
-        if isinstance(auth, ApiKey):
-            self.rate, ident = auth.throttle_rate, f"k{auth.pk}"
-        elif isinstance(auth, WidgetClaims):
-            self.rate, ident = "120/min", f"w{auth.member_id}"
-        else:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        self.key = self.cache_format % {"scope": self.scope, "ident": ident}
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - (self.duration or 0):
-            self.history.pop()
-        if self.num_requests is not None and len(self.history) >= self.num_requests:
-            return self.throttle_failure()
-        return self.throttle_success()
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return None

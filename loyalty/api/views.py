@@ -29,8 +29,9 @@ from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redempt
 from ..policy import policy_cached
 from ..selectors import balance_card
 from . import serializers as s
-from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasScope, IsWidgetToken, WidgetTokenAuthentication
+from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .keys import WidgetClaims, widget_token_issue
+from .throttle import ApiKeyRateThrottle
 
 BALANCE_EXAMPLE = OpenApiExample("Balance card", response_only=True, value={
     "external_id": "C1001", "available": 3200, "pending": 450, "tier": {"code": "gold", "name": "Gold"},
