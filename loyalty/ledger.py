@@ -18,8 +18,10 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q, QuerySet
+
+from members.models import Member
 
 from . import clock
 from .errors import IdempotencyConflict
@@ -34,6 +36,8 @@ from .models import (
     OperationKind,
     SystemAccount,
 )
+from .rowbatch import RowBatch
+from .sql import fetch_prepared, instances
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,14 +62,15 @@ def replay(key: str, fingerprint_: str) -> dict[str, Any] | None:
 
     Raises :class:`IdempotencyConflict` when the key was used for a different request.
     """
-    found = Operation.objects.filter(key=key).values_list("fingerprint", "result").first()
-    if found is None:
+    rows = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
+    if not rows:
         return None
-    if found[0] != fingerprint_:
+    stored_print, stored = rows[0]
+    if stored_print != fingerprint_:
         raise IdempotencyConflict(
             "This key was already used with a different request.", key=key
         )
-    return dict(found[1])
+    return dict(json.loads(stored) if isinstance(stored, str) else stored)
 
 
 def retry_on_key_race(func: Callable[P, R]) -> Callable[P, R]:
@@ -87,22 +92,65 @@ def retry_on_key_race(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+_ACCOUNT_COLUMNS = tuple(str(f.column) for f in Account._meta.concrete_fields)
+_LOCK = """
+    SELECT {columns}, m.status,
+           COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
+                     AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on <= %s), 0),
+           COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
+                     AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on > %s), 0),
+           {fresh}, {rules}
+    FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
+    WHERE a.member_id IN ({ids}) ORDER BY a.id {lock}
+"""
+# READ COMMITTED: when the lock had to wait for another transaction, the row locked is the one
+# that transaction left, but the subqueries above still read the statement's older snapshot.
+# The locked row's xmin differs from the one the snapshot sees exactly then (every operation
+# writes the account row), and the lot sums are not used.
+# A fingerprint of the earning rules as they are: any insert, update or delete changes it, so a
+# process may keep the rules it loaded while the fingerprint stays (loyalty.policy.purchase_rules).
+_RULES_STAMP = {
+    "postgresql": "(SELECT md5(COUNT(*)::text || string_agg(r.id::text || ':' || r.xmin::text, ',' ORDER BY r.id))"
+                  " FROM loyalty_earningrule r)",
+}
+_FRESH = {
+    "postgresql": "a.xmin::text = (SELECT s.xmin::text FROM loyalty_account s WHERE s.id = a.id)",
+    "sqlite": "1",  # one writer at a time: what was read is what is locked
+}
+
+
 def accounts_lock(member_ids: Iterable[int]) -> dict[int, Account]:
     """Lock the member accounts (``SELECT … FOR UPDATE``) in id order, keyed by member id.
 
     Locking in one global order means two operations on the same two accounts cannot
     deadlock. The balance is always checked after this call, never before.
+
+    Two things come along with the lock, read in the same statement: the member's status (not
+    locked), so services can refuse a member merged or withdrawn since they loaded it, and the
+    sums of the account's open lots as of today, from which :meth:`Posting.balance` tells the
+    balance after the operation without reading the lots again (unless the lock waited for
+    another operation on the account: see ``_FRESH``).
     """
     ids = sorted(set(member_ids))
-    # The member's status comes along (not locked: ``of=self``) so services can refuse a
-    # member merged or withdrawn since they loaded it, without another query.
-    accounts = list(
-        Account.objects.select_for_update(of=("self",))
-        .filter(member_id__in=ids)
-        .annotate(member_status=F("member__status"))
-        .order_by("id")
+    today = clock.today()
+    sql = _LOCK.format(
+        columns=", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS),
+        ids=", ".join(["%s"] * len(ids)),
+        lock="FOR UPDATE OF a" if connection.features.has_select_for_update_of else "",
+        fresh=_FRESH.get(connection.vendor, "0"),
+        rules=_RULES_STAMP.get(connection.vendor, "NULL"),
     )
-    locked: dict[int, Account] = {account.member_id: account for account in accounts if account.member_id}
+    locked: dict[int, Account] = {}
+    for row in fetch_prepared(sql, [today, today, today, today, *ids]):
+        account = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
+        account.member_status, available, pending, fresh, stamp = row[len(_ACCOUNT_COLUMNS):]  # type: ignore[attr-defined]
+        account.rules_stamp = stamp  # type: ignore[attr-defined]
+        account.open_lots = (today, int(available), int(pending)) if fresh else None  # type: ignore[attr-defined]
+        locked[int(account.member_id)] = account  # type: ignore[arg-type]
+    waited = [member_id for member_id, account in locked.items() if account.open_lots is None]  # type: ignore[attr-defined]
+    if waited:  # read again after the wait, in a statement of its own (a fresh snapshot)
+        for member_id, status in Member.objects.filter(pk__in=waited).values_list("pk", "status"):
+            locked[member_id].member_status = status  # type: ignore[attr-defined]
     missing = set(ids) - set(locked)
     if missing:
         raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
@@ -156,14 +204,24 @@ class Posting:
 
     Entries on member accounts advance the account's version by one each and carry the
     balance after; every member entry gets its counter-entry, so the operation nets to zero.
+
+    What the posting creates (the operation, new lots, entries, the rows a service adds with
+    :meth:`add`) and the accounts' new state are written at :meth:`flush` in one round trip
+    (:class:`~loyalty.rowbatch.RowBatch`), in dependency order. Reading :attr:`operation`
+    writes what is pending first, so a row a service saves itself can refer to it.
     """
 
-    operation: Operation
+    pending_operation: Operation
     today: date = field(default_factory=lambda: clock.today())
     occurred_at: datetime = field(default_factory=lambda: clock.now())
     entries: list[LedgerEntry] = field(default_factory=list)
     touched: dict[int, Account] = field(default_factory=dict)
     written: int = 0
+    new_lots: list[Lot] = field(default_factory=list)
+    new_movements: list[LotMovement] = field(default_factory=list)
+    new_rows: list[models.Model] = field(default_factory=list)
+    # per account id: change of the open lots' (available, pending) sums as of today
+    lot_sums: dict[int, list[int]] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -176,14 +234,28 @@ class Posting:
         actor_label: str = "",
         occurred_at: datetime | None = None,
     ) -> Posting:
-        operation = Operation.objects.create(
+        operation = Operation(
             kind=kind,
             key=key,
             fingerprint=fingerprint_,
             actor=actor if getattr(actor, "pk", None) else None,
             actor_label=actor_label or (str(actor) if actor else ""),
         )
-        return cls(operation=operation, occurred_at=occurred_at or clock.now())
+        return cls(pending_operation=operation, occurred_at=occurred_at or clock.now())
+
+    @property
+    def operation(self) -> Operation:
+        """The operation's row, written now if it is still pending."""
+        if self.pending_operation.pk is None:
+            self.flush()
+        return self.pending_operation
+
+    def add(self, row: models.Model) -> models.Model:
+        """A row of the service's own (a purchase, a rule earning …) that belongs to this
+        operation; it is written with the next flush, after the lots it may refer to."""
+        row.operation = self.pending_operation  # type: ignore[attr-defined]
+        self.new_rows.append(row)
+        return row
 
     def move(
         self,
@@ -214,7 +286,7 @@ class Posting:
         else:
             self.entries.append(
                 LedgerEntry(
-                    operation=self.operation, account_id=system_account_id(counter), kind=kind,
+                    operation=self.pending_operation, account_id=system_account_id(counter), kind=kind,
                     source=source, points=-points, reference=reference, order_id=order_id,
                     description=description, internal_note=internal_note,
                     occurred_at=self.occurred_at,
@@ -229,7 +301,7 @@ class Posting:
         account.balance += points
         self.touched[account.pk] = account
         entry = LedgerEntry(
-            operation=self.operation, account=account, points=points,
+            operation=self.pending_operation, account=account, points=points,
             balance_after=account.balance, version=account.version,
             occurred_at=self.occurred_at, **fields,
         )
@@ -237,6 +309,13 @@ class Posting:
         return entry
 
     # Lots -------------------------------------------------------------------------
+
+    def _count(self, account_id: int, available_on: date, expires_on: date | None, points: int) -> None:
+        """Keep the open-lot sums in step with a lot's change of ``points`` (for :meth:`balance`)."""
+        if expires_on is not None and expires_on <= self.today:
+            return  # expired: in no balance
+        sums = self.lot_sums.setdefault(account_id, [0, 0])
+        sums[0 if available_on <= self.today else 1] += points
 
     def lot_create(
         self,
@@ -256,12 +335,14 @@ class Posting:
         repaid = min(account.debt, points) if available_on <= self.today else 0
         account.debt -= repaid
         self.touched[account.pk] = account
-        lot = Lot.objects.create(
-            account=account, operation=self.operation, source=source, points=points,
+        lot = Lot(
+            account=account, operation=self.pending_operation, source=source, points=points,
             remaining=points - repaid, available_on=available_on, expires_on=expires_on, moved_from=moved_from,
         )
+        self.new_lots.append(lot)
+        self._count(account.pk, available_on, expires_on, points - repaid)
         if repaid:
-            LotMovement.objects.create(lot=lot, operation=self.operation, points=-repaid)
+            self.new_movements.append(LotMovement(lot=lot, operation=self.pending_operation, points=-repaid))
         return lot
 
     def lots_take(self, lots: Sequence[Lot], points: int) -> int:
@@ -278,6 +359,7 @@ class Posting:
             lot.remaining -= take
             wanted -= take
             changed.append(lot)
+            self._count(lot.account_id, lot.available_on, lot.expires_on, -take)
             movements.append(LotMovement(lot=lot, operation=self.operation, points=-take))
         if changed:
             Lot.objects.bulk_update(changed, ["remaining"])
@@ -295,6 +377,7 @@ class Posting:
             lot.remaining += points
             total += points
             changed.append(lot)
+            self._count(lot.account_id, lot.available_on, lot.expires_on, points)
             movements.append(LotMovement(lot=lot, operation=self.operation, points=points))
         if changed:
             Lot.objects.bulk_update(changed, ["remaining"])
@@ -309,34 +392,65 @@ class Posting:
         """Pay a debt from the account's available lots (after a merge brought both together)."""
         if account.debt <= 0:
             return
+        self.flush()  # the lots this posting made must be there to pay from
         paid = self.lots_take(list(spendable_lots(account, self.today)), account.debt)
         account.debt -= paid
         self.touched[account.pk] = account
 
+    # Results ------------------------------------------------------------------------
+
+    def balance(self, account: Account) -> dict[str, int]:
+        """``{"available", "pending"}`` of ``account`` once this operation is done.
+
+        From the open-lot sums read with the lock plus what this posting changed, when the
+        lock read them today; otherwise (an account not locked by :func:`accounts_lock`) what
+        is pending is written and the lots are read.
+        """
+        locked = getattr(account, "open_lots", None)
+        if locked is None or locked[0] != self.today:
+            from .selectors import balance_summary
+
+            self.flush()
+            return balance_summary(account, self.today).as_dict()
+        available, pending = self.lot_sums.get(account.pk, (0, 0))
+        return {"available": locked[1] + available - account.debt, "pending": locked[2] + pending}
+
+    def unwritten_points(self, account: Account, kinds: Iterable[EntryKind]) -> int:
+        """Points of the entries on ``account`` of these kinds not written yet."""
+        wanted = set(kinds)
+        return sum(e.points for e in self.entries[self.written:] if e.account_id == account.pk and e.kind in wanted)
+
     # Commit -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the entries posted so far and the accounts' new state.
-
-        Services flush before reading what they just posted (a points-based tier counts the
-        new earning); ``close`` flushes whatever is left.
-        """
+        """Write everything pending, in one round trip: the operation, new lots and movements,
+        the entries posted so far, the rows added, and the accounts' new state."""
         pending = self.entries[self.written:]
         if sum(entry.points for entry in pending) != 0:
             raise AssertionError("an operation's entries must net to zero")
-        LedgerEntry.objects.bulk_create(pending)
-        self.written = len(self.entries)
+        batch = RowBatch()
+        if self.pending_operation.pk is None:
+            batch.insert(self.pending_operation)
+        for lot in self.new_lots:  # one statement part each: entries and movements refer to them
+            batch.insert(lot)
+        batch.insert(*self.new_movements)
+        batch.insert(*pending)
+        for row in self.new_rows:
+            batch.insert(row)
         for account in self.touched.values():
-            Account.objects.filter(pk=account.pk).update(
-                balance=account.balance, version=account.version, debt=account.debt
-            )
-        self.touched = {}
+            batch.update(Account, account.pk, balance=account.balance, version=account.version, debt=account.debt)
+        batch.run()
+        self.written = len(self.entries)
+        self.new_lots, self.new_movements, self.new_rows, self.touched = [], [], [], {}
 
     def close(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write what is left, and store the result a replay will return."""
+        """Write what is left, and store the result a replay will return (with the operation's
+        row itself when it is still pending)."""
+        self.pending_operation.result = result
+        written = self.pending_operation.pk is not None
         self.flush()
-        self.operation.result = result
-        self.operation.save(update_fields=["result"])
+        if written:
+            self.pending_operation.save(update_fields=["result"])
         return result
 
 

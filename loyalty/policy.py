@@ -82,8 +82,29 @@ def rule_spec(rule: EarningRule) -> RuleSpec:
     )
 
 
-def purchase_rules(on: date) -> list[RuleSpec]:
-    return [rule_spec(r) for r in rules_active([RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS], on)]
+PURCHASE_KINDS = (RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS)
+_rules_cache: dict[str, Any] = {"stamp": None, "rules": []}
+
+
+def purchase_rules(on: date, stamp: str | None = None) -> list[RuleSpec]:
+    """The purchase rules in force on ``on``, in stacking order.
+
+    ``stamp`` fingerprints the rules table as the caller's lock read it (see
+    :func:`loyalty.ledger.accounts_lock`): while it is unchanged this process reuses the active
+    rules it loaded, so a purchase reads no rules; any edit, addition or deletion, by any
+    process, changes it. Without a stamp the rules are read.
+    """
+    if stamp is None or stamp != _rules_cache["stamp"]:
+        loaded = [(rule_spec(r), r.starts_on, r.ends_on) for r in EarningRule.objects.filter(
+            kind__in=PURCHASE_KINDS, is_active=True).order_by("priority", "id")]
+        if stamp is None:
+            return [spec for spec, starts_on, ends_on in loaded if _in_force(starts_on, ends_on, on)]
+        _rules_cache.update(stamp=stamp, rules=loaded)
+    return [spec for spec, starts_on, ends_on in _rules_cache["rules"] if _in_force(starts_on, ends_on, on)]
+
+
+def _in_force(starts_on: date | None, ends_on: date | None, on: date) -> bool:
+    return (starts_on is None or starts_on <= on) and (ends_on is None or ends_on >= on)
 
 
 def items_parse(raw: Iterable[dict[str, Any]] | None) -> tuple[Item, ...]:

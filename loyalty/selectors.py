@@ -11,14 +11,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from members.models import Tier
+from members.models import Member, Tier
 
 from .models import Account, Lot
+from .sql import columns, fetch_prepared, instances
 
 
 @dataclass(frozen=True)
@@ -139,50 +138,6 @@ _CARD_POINTS = """
 """
 
 
-def _prepared_cursor_class() -> type:
-    """psycopg's server-side binding cursor, told to prepare every statement it runs.
-
-    Django's own cursors bind on the client and never prepare. Planning the balance card
-    costs more than running it, so on PostgreSQL it runs as a prepared statement: psycopg
-    plans it once per connection and keeps it (and forgets it after a failed transaction).
-    """
-    global _PREPARING_CURSOR
-    if _PREPARING_CURSOR is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
-
-        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                return super().execute(query, params, prepare=True)  # type: ignore[misc]
-
-        _PREPARING_CURSOR = PreparingCursor
-    return _PREPARING_CURSOR
-
-
-_PREPARING_CURSOR: type | None = None
-
-
-def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Rows of ``sql``, run as a prepared statement on PostgreSQL (plainly elsewhere).
-
-    The cursor is still Django's wrapper (error translation, query logging, execute
-    wrappers); only the driver cursor under it differs. ``DANGOL_PREPARED_STATEMENTS=false``
-    turns this off behind a pooler in transaction mode, where prepared statements do not
-    follow the client from one server connection to the next.
-    """
-    if connection.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        inner = _prepared_cursor_class()(connection.connection)
-    cursor = connection.make_debug_cursor(inner) if connection.queries_logged else connection.make_cursor(inner)
-    with cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
 def _as_date(value: object) -> date:
     if isinstance(value, date):
         return value
@@ -224,3 +179,20 @@ def balance_card(
         external_id=str(member_row[9]), balance=balance,
         tier=(tier_code, tier_name) if tier_code else None, next_tier=upcoming, amount_to_go=to_go,
     )
+
+
+def member_with_tier(external_id: str) -> Member | None:
+    """The member by external id with its tier, as ``select_related("tier")`` would give it.
+
+    The write endpoints (purchases, activities, redemptions) start with this lookup; as one
+    prepared statement it skips the ORM's compile and PostgreSQL's planning on each request.
+    """
+    sql = (f"SELECT {columns(Member, 'm')}, {columns(Tier, 't')} FROM members_member m "  # noqa: S608
+           "LEFT JOIN members_tier t ON t.id = m.tier_id WHERE m.external_id = %s")
+    rows = fetch_prepared(sql, [external_id])
+    if not rows:
+        return None
+    width = len(Member._meta.concrete_fields)
+    member: Member = instances(Member, rows[0][:width])
+    member.tier = instances(Tier, rows[0][width:]) if member.tier_id is not None else None
+    return member

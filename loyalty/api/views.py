@@ -27,7 +27,7 @@ from .. import clock, services
 from ..errors import MemberNotFound, NotFound
 from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
 from ..policy import policy_cached
-from ..selectors import balance_card
+from ..selectors import balance_card, member_with_tier
 from . import serializers as s
 from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .keys import WidgetClaims, widget_token_issue
@@ -73,6 +73,7 @@ class KeyView(APIView):
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
     required_scope: str | None = None
+    lean_member = False  # True: member_get loads the member and its tier only (the write paths)
 
     @property
     def key(self) -> ApiKey:
@@ -80,11 +81,18 @@ class KeyView(APIView):
         return self.request.auth
 
     def member_get(self, external_id: str, queryset: QuerySet[Member] | None = None) -> Member:
+        """The member or a 404; ``queryset`` says what to load with it (default: what the member
+        representation shows; the write endpoints take :func:`member_with_tier`)."""
         ident = clean_id(external_id)
-        qs = queryset if queryset is not None else Member.objects.select_related("tier", "home_store", "referred_by")
-        # external_id is unique: no ORDER BY (the model's default ordering would sort for nothing)
-        found = list(qs.filter(external_id=ident).order_by()[:1]) if ident else []
-        member = found[0] if found else None
+        member: Member | None
+        if queryset is None and self.lean_member:
+            member = member_with_tier(ident) if ident else None
+        else:
+            qs = queryset if queryset is not None else Member.objects.select_related(
+                "tier", "home_store", "referred_by")
+            # external_id is unique: no ORDER BY (the model's default ordering would sort for nothing)
+            found = list(qs.filter(external_id=ident).order_by()[:1]) if ident else []
+            member = found[0] if found else None
         if member is None:
             raise MemberNotFound(f"No member with external id {external_id[:64]!r}.")
         return member
@@ -281,6 +289,7 @@ class MemberTransactionsApi(KeyView):
 
 class PurchaseCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
+    lean_member = True
 
     @extend_schema(
         request=s.PurchaseInputSerializer,
@@ -294,7 +303,7 @@ class PurchaseCreateApi(KeyView):
     def post(self, request: Request) -> Response:
         data = self.validated(s.PurchaseInputSerializer)
         store = self.store_for(data.get("store_code"))
-        member = self.member_get(data["external_id"], Member.objects.select_related("tier"))
+        member = self.member_get(data["external_id"])
         return answer(services.purchase_record(
             member=member, order_id=data["order_id"], amount=data["amount"], occurred_at=data.get("occurred_at"),
             channel=data.get("channel", ""), store=store, items=data.get("items", []), actor=self.key.name,
@@ -363,6 +372,7 @@ class RedemptionCancelApi(KeyView):
 
 class ActivityCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
+    lean_member = True
 
     @extend_schema(
         request=s.ActivityInputSerializer,
@@ -371,7 +381,7 @@ class ActivityCreateApi(KeyView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.ActivityInputSerializer)
-        member = self.member_get(data["external_id"], Member.objects.select_related("tier"))
+        member = self.member_get(data["external_id"])
         return answer(services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
             actor=self.key.name,

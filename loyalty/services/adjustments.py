@@ -15,7 +15,7 @@ from ..errors import InsufficientPoints, InvalidRequest, NotFound
 from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
 from ..models import Account, Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
 from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
-from .common import balance_dict, expiry_date, member_status_recheck
+from .common import expiry_date, member_status_recheck
 from .outcome import Outcome
 
 
@@ -59,7 +59,7 @@ def _apply(
     posting.move(account, points, kind=entry_kind, source=source, counter=counter, lot=lot,
                  description=reason, internal_note=internal_note, reference=key)
     result = posting.close({"member": member.external_id, "points": points,
-                            "balance": balance_dict(account, today)})
+                            "balance": posting.balance(account)})
     return result, posting.operation.pk
 
 

@@ -29,9 +29,9 @@ from ..models import (
 )
 from ..policy import DEFAULT_VALIDITY_DAYS, items_parse, purchase_rules, rule_spec, rules_active
 from ..rules import Earning, Multiplier, Order, RuleSpec, fixed_earning, purchase_earning
-from .common import balance_dict, expiry_date, member_require_active, member_status_recheck
+from .common import expiry_date, member_require_active, member_status_recheck
 from .outcome import Outcome
-from .tiers import tier_upgrade_if_qualified
+from .tiers import TIER_POINT_KINDS, tier_upgrade_if_qualified
 
 BUILTIN_ACTIVITY_TYPES = ("visit", "review", "sns_share", "app_install", "survey")
 
@@ -56,12 +56,9 @@ def caps_left(account: Account, rules: Sequence[RuleSpec], on: date) -> dict[int
 
 
 def _record_rule_earnings(posting: Posting, account: Account, earning: Earning, on: date) -> None:
-    RuleEarning.objects.bulk_create(
-        RuleEarning(account=account, rule_id=line.rule_id, operation=posting.operation,
-                    points=line.points, earned_on=on)
-        for line in earning.lines
-        if line.rule_id is not None
-    )
+    for line in earning.lines:
+        if line.rule_id is not None:
+            posting.add(RuleEarning(account=account, rule_id=line.rule_id, points=line.points, earned_on=on))
 
 
 CLOCK_SKEW = timedelta(minutes=10)
@@ -169,7 +166,7 @@ def purchase_record(
     # Asked again under the lock: a concurrent purchase may have been the first one.
     first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
 
-    rules = purchase_rules(earned_on)
+    rules = purchase_rules(earned_on, getattr(account, "rules_stamp", None))
     multipliers = []
     if member.tier_id and member.tier and member.tier.earn_multiplier > 1:
         multipliers.append(Multiplier("tier", member.tier.name, member.tier.earn_multiplier))
@@ -196,26 +193,26 @@ def purchase_record(
             description=_("Points for order %(order)s") % {"order": order_id},
         )
         _record_rule_earnings(posting, account, earning, earned_on)
-    purchase = Purchase.objects.create(
-        order_id=order_id, member=member, store=store, channel=channel, amount=value,
-        items=[{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
-               for i in parsed_items],
-        points=earning.points, lot=lot, operation=posting.operation, occurred_at=occurred_at,
-        breakdown=[{"source": line.source, "name": line.name, "points": line.points}
-                   for line in earning.lines],
-    )
+    items_stored = [{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
+                    for i in parsed_items]
+    breakdown = [{"source": line.source, "name": line.name, "points": line.points} for line in earning.lines]
+    posting.add(Purchase(
+        order_id=order_id, member=member, store=store, channel=channel, amount=value, items=items_stored,
+        points=earning.points, lot=lot, occurred_at=occurred_at, breakdown=breakdown,
+    ))
     if first_purchase:
         _referral_reward(posting, member, accounts, earned_on)
-    posting.flush()  # a points-based tier counts this earning too
-    tier_upgrade_if_qualified(member, account, today)
+    # This purchase and its points are not written yet: the tier check counts them itself.
+    tier_upgrade_if_qualified(member, account, today, pending_spend=value,
+                              pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
     result = {
-        "order_id": purchase.order_id,
+        "order_id": order_id,
         "points": earning.points,
         "status": "pending" if available_on > today else "available",
         "available_on": available_on.isoformat(),
         "expires_on": expires_on.isoformat() if expires_on else None,
-        "breakdown": purchase.breakdown,
-        "balance": balance_dict(account, today),
+        "breakdown": breakdown,
+        "balance": posting.balance(account),
     }
     return Outcome(posting.close(result), created=True)
 
@@ -280,13 +277,13 @@ def activity_record(
                 description=rule.name,
             )
             _record_rule_earnings(posting, account, earning, earned_on)
-    Activity.objects.create(member=member, type=type, reference=reference, rule=rule, points=points,
-                            reason=reason, operation=posting.operation, occurred_at=occurred_at)
+    posting.add(Activity(member=member, type=type, reference=reference, rule=rule, points=points,
+                         reason=reason, occurred_at=occurred_at))
     if points:
-        posting.flush()
-        tier_upgrade_if_qualified(member, account, today)
+        tier_upgrade_if_qualified(member, account, today,
+                                  pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
         result: dict[str, Any] = {"points": points, "rule": rule.name if rule else None,
-                                  "balance": balance_dict(account, today)}
+                                  "balance": posting.balance(account)}
     else:
-        result = {"points": 0, "reason": reason, "balance": balance_dict(account, today)}
+        result = {"points": 0, "reason": reason, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=points > 0)

@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from .. import clock
 from ..ledger import Posting, accounts_lock, durable, fingerprint
 from ..models import Account, EntryKind, EntrySource, Lot, OperationKind, SystemAccount
-from .common import balance_dict
 from .outcome import Outcome
 
 
@@ -47,7 +46,7 @@ def account_expire_due(*, member_id: int, today: date | None = None) -> Outcome:
             counter=SystemAccount.EXPIRED, reference=expires_on.isoformat(),
             description=_("Points expired on %(date)s") % {"date": expires_on.isoformat()},
         )
-    result: dict[str, Any] = {"points": total, "balance": balance_dict(account, today)}
+    result: dict[str, Any] = {"points": total, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 
 

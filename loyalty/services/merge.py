@@ -8,11 +8,9 @@ from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
 
-from .. import clock
 from ..errors import InvalidRequest
 from ..ledger import Posting, accounts_lock, durable, fingerprint, replay
 from ..models import EntryKind, EntrySource, Lot, OperationKind
-from .common import balance_dict
 from .outcome import Outcome
 
 
@@ -31,7 +29,6 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
         return Outcome(done, created=False)
     if target.status in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
         raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
-    today = clock.today()
     accounts = accounts_lock([source.pk, target.pk])
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
@@ -61,5 +58,5 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
                  counter=from_account, description=description, reference=source.external_id)
     Member.objects.filter(pk=source.pk).update(status=MemberStatus.MERGED, merged_into=target)
     result = {"source": source.external_id, "target": target.external_id, "points": net,
-              "balance": balance_dict(to_account, today)}
+              "balance": posting.balance(to_account)}
     return Outcome(posting.close(result), created=True)

@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..policy import items_parse, policy_get, redemption_spec
 from ..rules import redemption_refusal
-from .common import balance_dict, member_holder_id, member_require_active, member_status_recheck
+from .common import member_holder_id, member_require_active, member_status_recheck
 from .earning import _amount
 from .outcome import Outcome
 
@@ -113,7 +113,7 @@ def points_redeem(
         if before[lot.pk] != lot.remaining
     )
     result = {"id": redemption.pk, "points": points, "order_id": order_id,
-              "balance": balance_dict(account, today)}
+              "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 
 
@@ -163,7 +163,6 @@ def redemption_cancel(*, redemption_id: int, actor: Any = None) -> Outcome:
     print_ = fingerprint({"redemption": redemption.pk})
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
-    today = clock.today()
     holder_id = member_holder_id(redemption.member_id)
     account = accounts_lock([holder_id])[holder_id]
     if (done := replay(key, print_)) is not None:
@@ -180,7 +179,7 @@ def redemption_cancel(*, redemption_id: int, actor: Any = None) -> Outcome:
         status=Redemption.Status.CANCELLED, cancel_operation=posting.operation,
         points_restored=redemption.points_restored + restored,
     )
-    result = {"id": redemption.pk, "points_restored": restored, "balance": balance_dict(account, today)}
+    result = {"id": redemption.pk, "points_restored": restored, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 
 

@@ -25,7 +25,7 @@ from ..models import (
 )
 from ..policy import policy_get
 from ..rules import floor_points
-from .common import balance_dict, member_holder_id
+from .common import member_holder_id
 from .earning import _amount
 from .outcome import Outcome
 from .redemption import restore_to_lots
@@ -139,5 +139,5 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     )
     result = {"refund_id": refund.refund_id, "order_id": order_id,
               "points_reversed": refund.points_reversed, "points_restored": restored,
-              "balance": balance_dict(account, today)}
+              "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)

@@ -13,12 +13,14 @@ from members.models import Member, Tier, TierBasis, TierChange
 from ..models import Account, EntryKind, LedgerEntry, Purchase
 from ..selectors import months_before, tiers_active
 
+TIER_POINT_KINDS = (EntryKind.EARN, EntryKind.REVERSE)  # what a points-based tier counts
+
 
 def qualifying_amount(member: Member, account: Account, basis: str, since: date) -> Decimal:
     """Spend (net of refunds) or points earned since ``since``; never the current balance."""
     if basis == TierBasis.POINTS:
         total = LedgerEntry.objects.filter(
-            account=account, kind__in=[EntryKind.EARN, EntryKind.REVERSE], occurred_at__date__gte=since
+            account=account, kind__in=TIER_POINT_KINDS, occurred_at__date__gte=since
         ).aggregate(total=Sum("points"))["total"]
         return Decimal(total or 0)
     total = Purchase.objects.filter(member=member, occurred_at__date__gte=since).aggregate(
@@ -27,8 +29,14 @@ def qualifying_amount(member: Member, account: Account, basis: str, since: date)
     return Decimal(total or 0)
 
 
-def tier_upgrade_if_qualified(member: Member, account: Account, today: date) -> Tier | None:
-    """Raise the member's tier at once when the window's spend or points cross a threshold."""
+def tier_upgrade_if_qualified(
+    member: Member, account: Account, today: date, *, pending_spend: Decimal = Decimal("0"), pending_points: int = 0
+) -> Tier | None:
+    """Raise the member's tier at once when the window's spend or points cross a threshold.
+
+    ``pending_spend`` and ``pending_points`` are what the calling operation adds and has not
+    written yet (its purchase, its earning): they count as if they were in the window.
+    """
     current_rank = member.tier.rank if member.tier_id and member.tier else -1
     tiers = sorted((tier for tier in tiers_active() if tier.rank > current_rank), key=lambda tier: -tier.rank)
     cache: dict[tuple[str, int], Decimal] = {}
@@ -36,7 +44,8 @@ def tier_upgrade_if_qualified(member: Member, account: Account, today: date) -> 
         cache_key = (tier.basis, tier.window_months)
         if cache_key not in cache:
             since = months_before(today, tier.window_months)
-            cache[cache_key] = qualifying_amount(member, account, tier.basis, since)
+            pending = Decimal(pending_points) if tier.basis == TierBasis.POINTS else pending_spend
+            cache[cache_key] = qualifying_amount(member, account, tier.basis, since) + pending
         if cache[cache_key] >= tier.threshold:
             TierChange.objects.create(
                 member=member, from_tier=member.tier, to_tier=tier,

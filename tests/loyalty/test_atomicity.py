@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from loyalty import ledger
-from loyalty.models import Lot, LotMovement, Purchase, Redemption, RedemptionLot, Refund
+from loyalty.models import LotMovement, Purchase, Redemption, RedemptionLot, Refund
 from loyalty.services import member_points_merge, purchase_refund
 from members.models import Member, MemberStatus
 from tests.conftest import (
@@ -95,7 +95,8 @@ def test_a_redemption_failing_midway_through_its_lots_leaves_nothing_behind(mult
     elif where == "after-movements":
         inject.setattr(RedemptionLot.objects, "bulk_create", fail_before(RedemptionLot.objects.bulk_create))
     elif where == "after-entries-written":
-        inject.setattr(ledger.LedgerEntry.objects, "bulk_create", fail_after(ledger.LedgerEntry.objects.bulk_create))
+        # the second batch writes the entries and the account (the first wrote the operation)
+        inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run, calls=2))
     else:
         inject.setattr(ledger.Posting, "close", fail_after(ledger.Posting.close))
     with pytest.raises(Injected):
@@ -143,7 +144,8 @@ def test_a_merge_failing_after_moving_some_lots_leaves_both_members_as_they_were
         give(source, 400, validity_days=days)
     give(target, 100)
     before = state()
-    inject.setattr(Lot.objects, "create", fail_after(Lot.objects.create, calls=2))
+    # the second batch writes the target's new lots, the entries and both accounts
+    inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run, calls=2))
     with pytest.raises(Injected):
         member_points_merge(source=source, target=target)
     inject.undo()

@@ -1,0 +1,84 @@
+"""Statements run as server-side prepared statements on PostgreSQL.
+
+Django's cursors bind parameters on the client and never prepare, so PostgreSQL plans every
+statement it is sent. For the hottest statements (the balance card, a purchase's writes)
+planning costs more than running them; these go through :func:`fetch_prepared` instead,
+which psycopg plans once per connection and keeps (and forgets after a failed transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+
+def _prepared_cursor_class() -> type:
+    """psycopg's server-side binding cursor, told to prepare every statement it runs."""
+    global _PREPARING_CURSOR
+    if _PREPARING_CURSOR is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                return super().execute(query, params, prepare=True)  # type: ignore[misc]
+
+        _PREPARING_CURSOR = PreparingCursor
+    return _PREPARING_CURSOR
+
+
+_PREPARING_CURSOR: type | None = None
+
+
+def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql``, run as a prepared statement on PostgreSQL (plainly elsewhere).
+
+    The cursor is still Django's wrapper (error translation, query logging, execute
+    wrappers); only the driver cursor under it differs. ``DANGOL_PREPARED_STATEMENTS=false``
+    turns this off behind a pooler in transaction mode, where prepared statements do not
+    follow the client from one server connection to the next.
+    """
+    if connection.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        inner = _prepared_cursor_class()(connection.connection)
+    cursor = connection.make_debug_cursor(inner) if connection.queries_logged else connection.make_cursor(inner)
+    with cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+_CONVERTERS: dict[tuple[str, type], list[tuple[Any, list[Any]]]] = {}
+
+
+def instances(model: type[Any], values: Sequence[Any]) -> Any:
+    """A model instance from the raw values of all its concrete columns, in model order.
+
+    The values go through the converters the ORM would apply (dates and decimals on SQLite,
+    JSON text, …), so the instance is the one a queryset would have built.
+    """
+    key = (connection.vendor, model)
+    plan = _CONVERTERS.get(key)
+    if plan is None:
+        plan = []
+        for f in model._meta.concrete_fields:
+            column = f.get_col(model._meta.db_table)
+            plan.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+        _CONVERTERS[key] = plan
+    converted = []
+    for value, (column, converters) in zip(values, plan, strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], converted)
+
+
+def columns(model: type[Any], alias: str) -> str:
+    """``alias.column, …`` for every concrete column of ``model``, in model order."""
+    return ", ".join(f"{alias}.{connection.ops.quote_name(str(f.column))}" for f in model._meta.concrete_fields)
