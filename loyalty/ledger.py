@@ -37,6 +37,7 @@ from .models import (
     SystemAccount,
 )
 from .rowbatch import RowBatch
+from .selectors import local_midnight, months_before
 from .sql import fetch_prepared, instances
 
 P = ParamSpec("P")
@@ -99,7 +100,7 @@ _LOCK = """
                      AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on <= %s), 0),
            COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
                      AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on > %s), 0),
-           {fresh}, {rules}
+           {fresh}, {rules}{windows}
     FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
     WHERE a.member_id IN ({ids}) ORDER BY a.id {lock}
 """
@@ -113,13 +114,20 @@ _RULES_STAMP = {
     "postgresql": "(SELECT md5(COUNT(*)::text || string_agg(r.id::text || ':' || r.xmin::text, ',' ORDER BY r.id))"
                   " FROM loyalty_earningrule r)",
 }
+# What each kind of tier window counts since a moment: spend net of refunds, or points earned.
+_WINDOW = {
+    "spend": ", COALESCE((SELECT SUM(p.amount - p.refunded_amount) FROM loyalty_purchase p"
+             " WHERE p.member_id = a.member_id AND p.occurred_at >= %s), 0)",
+    "points": ", COALESCE((SELECT SUM(e.points) FROM loyalty_ledgerentry e WHERE e.account_id = a.id"
+              " AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), 0)",
+}
 _FRESH = {
     "postgresql": "a.xmin::text = (SELECT s.xmin::text FROM loyalty_account s WHERE s.id = a.id)",
     "sqlite": "1",  # one writer at a time: what was read is what is locked
 }
 
 
-def accounts_lock(member_ids: Iterable[int]) -> dict[int, Account]:
+def accounts_lock(member_ids: Iterable[int], windows: Sequence[tuple[str, int]] = ()) -> dict[int, Account]:
     """Lock the member accounts (``SELECT … FOR UPDATE``) in id order, keyed by member id.
 
     Locking in one global order means two operations on the same two accounts cannot
@@ -129,22 +137,29 @@ def accounts_lock(member_ids: Iterable[int]) -> dict[int, Account]:
     locked), so services can refuse a member merged or withdrawn since they loaded it, and the
     sums of the account's open lots as of today, from which :meth:`Posting.balance` tells the
     balance after the operation without reading the lots again (unless the lock waited for
-    another operation on the account: see ``_FRESH``).
+    another operation on the account: see ``_FRESH``). ``windows`` asks for the spend or points
+    of tier windows as well, ``(basis, months)`` each, for the tier check of an earning.
     """
     ids = sorted(set(member_ids))
     today = clock.today()
+    starts = [local_midnight(months_before(today, months)) for _, months in windows]
     sql = _LOCK.format(
         columns=", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS),
         ids=", ".join(["%s"] * len(ids)),
         lock="FOR UPDATE OF a" if connection.features.has_select_for_update_of else "",
         fresh=_FRESH.get(connection.vendor, "0"),
         rules=_RULES_STAMP.get(connection.vendor, "NULL"),
+        windows="".join(_WINDOW[basis] for basis, _ in windows),
     )
     locked: dict[int, Account] = {}
-    for row in fetch_prepared(sql, [today, today, today, today, *ids]):
+    for row in fetch_prepared(sql, [today, today, today, today, *starts, *ids]):
         account = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
-        account.member_status, available, pending, fresh, stamp = row[len(_ACCOUNT_COLUMNS):]  # type: ignore[attr-defined]
+        account.member_status, available, pending, fresh, stamp, *sums = row[len(_ACCOUNT_COLUMNS):]  # type: ignore[attr-defined]
         account.rules_stamp = stamp  # type: ignore[attr-defined]
+        account.windows = (  # type: ignore[attr-defined]
+            (today, {window: Decimal(str(total)) for window, total in zip(windows, sums, strict=True)})
+            if fresh else None
+        )
         account.open_lots = (today, int(available), int(pending)) if fresh else None  # type: ignore[attr-defined]
         locked[int(account.member_id)] = account  # type: ignore[arg-type]
     waited = [member_id for member_id, account in locked.items() if account.open_lots is None]  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -181,14 +182,20 @@ def balance_card(
     )
 
 
+_MEMBER_WITH_TIER: dict[str, str] = {}
+
+
 def member_with_tier(external_id: str) -> Member | None:
     """The member by external id with its tier, as ``select_related("tier")`` would give it.
 
     The write endpoints (purchases, activities, redemptions) start with this lookup; as one
     prepared statement it skips the ORM's compile and PostgreSQL's planning on each request.
     """
-    sql = (f"SELECT {columns(Member, 'm')}, {columns(Tier, 't')} FROM members_member m "  # noqa: S608
-           "LEFT JOIN members_tier t ON t.id = m.tier_id WHERE m.external_id = %s")
+    sql = _MEMBER_WITH_TIER.get(connection.vendor)
+    if sql is None:
+        sql = _MEMBER_WITH_TIER[connection.vendor] = (
+            f"SELECT {columns(Member, 'm')}, {columns(Tier, 't')} FROM members_member m "  # noqa: S608
+            "LEFT JOIN members_tier t ON t.id = m.tier_id WHERE m.external_id = %s")
     rows = fetch_prepared(sql, [external_id])
     if not rows:
         return None

@@ -31,7 +31,7 @@ from ..policy import DEFAULT_VALIDITY_DAYS, items_parse, purchase_rules, rule_sp
 from ..rules import Earning, Multiplier, Order, RuleSpec, fixed_earning, purchase_earning
 from .common import expiry_date, member_require_active, member_status_recheck
 from .outcome import Outcome
-from .tiers import TIER_POINT_KINDS, tier_upgrade_if_qualified
+from .tiers import TIER_POINT_KINDS, tier_upgrade_if_qualified, tier_windows
 
 BUILTIN_ACTIVITY_TYPES = ("visit", "review", "sns_share", "app_install", "survey")
 
@@ -157,7 +157,7 @@ def purchase_record(
     to_lock = [member.pk]
     if first_purchase and member.referred_by_id:
         to_lock.append(member.referred_by_id)
-    accounts = accounts_lock(to_lock)
+    accounts = accounts_lock(to_lock, windows=tier_windows(member))
     # No second replay check under the lock: nothing below can refuse before the operation
     # row is written, so a twin that committed meanwhile makes that insert fail on its unique
     # key, the transaction rolls back and ``durable`` answers with the twin's result.
@@ -248,7 +248,7 @@ def activity_record(
     occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
-    account = accounts_lock([member.pk])[member.pk]
+    account = accounts_lock([member.pk], windows=tier_windows(member))[member.pk]
     if (done := replay(key, print_)) is not None:
         return Outcome(done, created=False)
     member_status_recheck(member, account)

@@ -29,14 +29,23 @@ def qualifying_amount(member: Member, account: Account, basis: str, since: date)
     return Decimal(total or 0)
 
 
+def tier_windows(member: Member) -> list[tuple[str, int]]:
+    """The ``(basis, months)`` windows the tiers above the member's count (for accounts_lock)."""
+    current_rank = member.tier.rank if member.tier_id and member.tier else -1
+    return sorted({(tier.basis, tier.window_months) for tier in tiers_active() if tier.rank > current_rank})
+
+
 def tier_upgrade_if_qualified(
     member: Member, account: Account, today: date, *, pending_spend: Decimal = Decimal("0"), pending_points: int = 0
 ) -> Tier | None:
     """Raise the member's tier at once when the window's spend or points cross a threshold.
 
     ``pending_spend`` and ``pending_points`` are what the calling operation adds and has not
-    written yet (its purchase, its earning): they count as if they were in the window.
+    written yet (its purchase, its earning): they count as if they were in the window. Windows
+    read with the account's lock today (``accounts_lock(windows=…)``) are not read again.
     """
+    locked = getattr(account, "windows", None)
+    known = locked[1] if locked is not None and locked[0] == today else {}
     current_rank = member.tier.rank if member.tier_id and member.tier else -1
     tiers = sorted((tier for tier in tiers_active() if tier.rank > current_rank), key=lambda tier: -tier.rank)
     cache: dict[tuple[str, int], Decimal] = {}
@@ -45,7 +54,10 @@ def tier_upgrade_if_qualified(
         if cache_key not in cache:
             since = months_before(today, tier.window_months)
             pending = Decimal(pending_points) if tier.basis == TierBasis.POINTS else pending_spend
-            cache[cache_key] = qualifying_amount(member, account, tier.basis, since) + pending
+            have = known.get(cache_key)
+            if have is None:
+                have = qualifying_amount(member, account, tier.basis, since)
+            cache[cache_key] = have + pending
         if cache[cache_key] >= tier.threshold:
             TierChange.objects.create(
                 member=member, from_tier=member.tier, to_tier=tier,
