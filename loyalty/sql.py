@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def _prepared_cursor_class() -> type:
@@ -40,19 +40,23 @@ def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     turns this off behind a pooler in transaction mode, where prepared statements do not
     follow the client from one server connection to the next.
     """
-    if connection.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    if db.vendor != "postgresql" or not settings.DANGOL_PREPARED_STATEMENTS:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        inner = _prepared_cursor_class()(connection.connection)
-    cursor = connection.make_debug_cursor(inner) if connection.queries_logged else connection.make_cursor(inner)
-    with cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    raw = db.connection
+    # One driver cursor per connection, kept: making and closing one per statement costs
+    # about as much as the statement's Python side. It dies with its connection.
+    inner = getattr(raw, "_dangol_cursor", None)
+    if inner is None or inner.closed:
+        with db.wrap_database_errors:
+            inner = raw._dangol_cursor = _prepared_cursor_class()(raw)  # type: ignore[union-attr]
+    cursor = db.make_debug_cursor(inner) if db.queries_logged else db.make_cursor(inner)
+    cursor.execute(sql, params)  # Django's wrapper: execute wrappers, logging, error translation
+    return list(inner.fetchall())
 
 _CONVERTERS: dict[tuple[str, type], list[tuple[Any, list[Any]]]] = {}
 
