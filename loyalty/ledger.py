@@ -108,11 +108,12 @@ _LOCK = """
 # that transaction left, but the subqueries above still read the statement's older snapshot.
 # The locked row's xmin differs from the one the snapshot sees exactly then (every operation
 # writes the account row), and the lot sums are not used.
-# A fingerprint of the earning rules as they are: any insert, update or delete changes it, so a
+# A fingerprint of the earning rules as they are: any insert, update or delete changes it (a row
+# version's xmin and ctid; two updates in one transaction share the xmin, never the ctid), so a
 # process may keep the rules it loaded while the fingerprint stays (loyalty.policy.purchase_rules).
 _RULES_STAMP = {
-    "postgresql": "(SELECT md5(COUNT(*)::text || string_agg(r.id::text || ':' || r.xmin::text, ',' ORDER BY r.id))"
-                  " FROM loyalty_earningrule r)",
+    "postgresql": "(SELECT md5(COUNT(*)::text || string_agg(r.id::text || ':' || r.xmin::text || r.ctid::text,"
+                  " ',' ORDER BY r.id)) FROM loyalty_earningrule r)",
 }
 # What each kind of tier window counts since a moment: spend net of refunds, or points earned.
 _WINDOW = {

@@ -103,6 +103,10 @@ def purchase_rules(on: date, stamp: str | None = None) -> list[RuleSpec]:
     return [spec for spec, starts_on, ends_on in _rules_cache["rules"] if _in_force(starts_on, ends_on, on)]
 
 
+def rules_cache_clear() -> None:
+    _rules_cache.update(stamp=None, rules=[])
+
+
 def _in_force(starts_on: date | None, ends_on: date | None, on: date) -> bool:
     return (starts_on is None or starts_on <= on) and (ends_on is None or ends_on >= on)
 

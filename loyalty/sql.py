@@ -54,8 +54,12 @@ def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     if inner is None or inner.closed:
         with db.wrap_database_errors:
             inner = raw._dangol_cursor = _prepared_cursor_class()(raw)  # type: ignore[union-attr]
-    cursor = db.make_debug_cursor(inner) if db.queries_logged else db.make_cursor(inner)
+    logged = db.queries_logged
+    cursor = db.make_debug_cursor(inner) if logged else db.make_cursor(inner)
     cursor.execute(sql, params)  # Django's wrapper: execute wrappers, logging, error translation
+    if logged and db.queries_log and db.queries_log[-1]["sql"] is None:
+        # Django reads the text back from client-binding cursors only: show it as they would.
+        db.queries_log[-1]["sql"] = db.ops.compose_sql(sql, params)
     return list(inner.fetchall())
 
 _CONVERTERS: dict[tuple[str, type], list[tuple[Any, list[Any]]]] = {}

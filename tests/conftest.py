@@ -281,11 +281,11 @@ def _process_caches_cleared() -> Iterator[None]:
     """The read paths keep tiers, the policy and checked API keys for a few seconds per
     process; a test changes them with ``.update()`` at will, so each starts and ends cold."""
     from loyalty.api.keys import api_key_cache_clear
-    from loyalty.policy import policy_cache_clear
+    from loyalty.policy import policy_cache_clear, rules_cache_clear
     from loyalty.selectors import tiers_cache_clear
 
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
         clear()
     yield
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
         clear()

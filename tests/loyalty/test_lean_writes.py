@@ -1,0 +1,151 @@
+"""The lean write path: rows in one statement, balances and tier windows read with the lock,
+purchase rules kept per process while their fingerprint holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from loyalty import clock
+from loyalty.ledger import accounts_lock
+from loyalty.models import Account, Activity, EarningRule, Operation, OperationKind, RuleKind
+from loyalty.rowbatch import RowBatch
+from loyalty.selectors import balance_summary, tiers_cache_clear
+from loyalty.services import purchase_refund, redemption_cancel
+from members.models import Member, MemberStatus, Tier
+
+from ..conftest import account_of, act, buy, give, new_member, reload, spend, unique
+
+pytestmark = [pytest.mark.django_db]
+
+
+def _operation() -> Operation:
+    return Operation(kind=OperationKind.ACTIVITY, key=unique("batch"), fingerprint="f" * 64,
+                     result={"points": 0, "note": "한글 ok"})
+
+
+def _written(operation: Operation) -> dict[str, Any]:
+    row = Operation.objects.filter(pk=operation.pk).values("kind", "fingerprint", "result").get()
+    activity = Activity.objects.filter(operation_id=operation.pk).values(
+        "member_id", "type", "reference", "points", "reason").get()
+    return {**row, **{k: v for k, v in activity.items() if k != "reference"}}
+
+
+@pytest.mark.parametrize("path", ["_run_as_one_statement", "_run_one_by_one"])
+def test_both_ways_of_writing_a_batch_write_the_same_rows(path: str) -> None:
+    if path == "_run_as_one_statement" and connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    member = new_member()
+    operation = _operation()
+    activity = Activity(member=member, type="review", reference=unique("r"), points=0, reason="none",
+                        operation=operation, occurred_at=clock.now())
+    batch = RowBatch()
+    batch.insert(operation)
+    batch.insert(activity)
+    getattr(batch, path)()
+    assert operation.pk is not None and activity.pk is not None
+    assert activity.operation_id == operation.pk
+    assert _written(operation) == {"kind": "activity", "fingerprint": "f" * 64,
+                                   "result": {"points": 0, "note": "한글 ok"}, "member_id": member.pk,
+                                   "type": "review", "points": 0, "reason": "none"}
+
+
+def test_a_reference_to_a_row_of_a_multi_row_insert_is_refused() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    member = new_member()
+    first, second = _operation(), _operation()
+    batch = RowBatch()
+    batch.insert(first, second)
+    batch.insert(Activity(member=member, type="review", reference=unique("r"), operation=first,
+                          occurred_at=clock.now()))
+    with pytest.raises(ValueError, match="refers to a row not written before it"):
+        batch.run()
+
+
+def test_every_service_answers_with_the_balance_it_leaves(frozen_clock) -> None:
+    """The result's balance comes from the lock's lot sums plus the posting's own changes;
+    it must be what reading the lots afterwards says."""
+    member, other = new_member(), new_member()
+
+    def check(outcome: Any, who: Member = member) -> None:
+        assert outcome.data["balance"] == balance_summary(account_of(who), clock.today()).as_dict()
+
+    check(give(member, 3000, validity_days=40))
+    check(buy(member, "45000", order_id="LEAN-1"))  # pending 450
+    check(act(member))
+    redeemed = spend(member, 1000)
+    check(redeemed)
+    frozen_clock.advance(8)  # the purchase's points are available now
+    check(purchase_refund(order_id="LEAN-1", refund_id="LEAN-R1", amount="45000"))
+    check(redemption_cancel(redemption_id=redeemed.data["id"]))
+    check(spend(member, 2000))
+    frozen_clock.advance(40)  # the 3,000 lot has expired
+    check(buy(member, "10000"))
+    check(give(other, 500), other)
+
+
+def test_a_lock_that_waited_reads_the_lot_sums_and_the_status_again(transactional_db) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL row locks")
+    member = new_member()
+    give(member, 1000)
+    holding, released = threading.Event(), threading.Event()
+
+    def other_operation() -> None:
+        try:
+            with transaction.atomic():
+                accounts_lock([member.pk])
+                holding.set()
+                Account.objects.filter(member_id=member.pk).update(balance=F("balance"))
+                Member.objects.filter(pk=member.pk).update(status=MemberStatus.SUSPENDED)
+                time.sleep(0.5)
+        finally:
+            released.set()
+            connection.close()
+
+    thread = threading.Thread(target=other_operation)
+    thread.start()
+    assert holding.wait(10)
+    with transaction.atomic():
+        account = accounts_lock([member.pk])[member.pk]  # waits for the other transaction
+        assert released.is_set()
+        assert account.open_lots is None  # type: ignore[attr-defined]
+        assert account.member_status == MemberStatus.SUSPENDED  # type: ignore[attr-defined]
+    thread.join()
+    with transaction.atomic():
+        account = accounts_lock([member.pk])[member.pk]  # nobody in the way
+        assert account.open_lots == (clock.today(), 1000, 0)  # type: ignore[attr-defined]
+
+
+def test_purchase_rules_are_kept_while_their_fingerprint_holds_and_reread_after_any_change() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the fingerprint is PostgreSQL's")
+    member = new_member()
+    assert buy(member, "10000").data["points"] == 100
+    with CaptureQueriesContext(connection) as queries:
+        assert buy(member, "10000").data["points"] == 100
+    assert not [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "loyalty_earningrule"')]
+    # as another process would change it: no signal, no cache to clear here
+    EarningRule.objects.filter(kind=RuleKind.PURCHASE_RATE).update(rate_points=3)
+    assert buy(member, "10000").data["points"] == 300
+    EarningRule.objects.filter(kind=RuleKind.PURCHASE_RATE).update(is_active=False)
+    assert buy(member, "10000").data["points"] == 0
+
+
+def test_a_tier_crossing_counts_the_purchase_that_crosses_it() -> None:
+    Tier.objects.create(code="basic", name="Basic", rank=0, threshold=Decimal("0"))
+    silver = Tier.objects.create(code="silver", name="Silver", rank=1, threshold=Decimal("100000"))
+    tiers_cache_clear()
+    member = new_member()
+    buy(member, "99999")
+    assert reload(member).tier_id != silver.pk
+    buy(member, "1")  # the window holds 99,999 before this purchase; this one is not written yet
+    assert reload(member).tier_id == silver.pk
