@@ -74,6 +74,21 @@ def replay(key: str, fingerprint_: str) -> dict[str, Any] | None:
     return dict(json.loads(stored) if isinstance(stored, str) else stored)
 
 
+def replay_locked(account: Account, key: str, fingerprint_: str) -> dict[str, Any] | None:
+    """:func:`replay` from what ``accounts_lock(key=…)`` read along with the lock: no query.
+
+    A twin that committed while the lock waited is not seen here; its operation row is, by
+    the unique key, when this one writes its own, and ``durable`` answers with its result.
+    """
+    found = getattr(account, "replayed", None)
+    if found is None:
+        return None
+    stored_print, stored = found
+    if stored_print != fingerprint_:
+        raise IdempotencyConflict("This key was already used with a different request.", key=key)
+    return dict(json.loads(stored) if isinstance(stored, str) else stored)
+
+
 def retry_on_key_race(func: Callable[P, R]) -> Callable[P, R]:
     """Run a durable service again once when a concurrent twin won the race to its key.
 
@@ -100,7 +115,7 @@ _LOCK = """
                      AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on <= %s), 0),
            COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
                      AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on > %s), 0),
-           {fresh}, {rules}{windows}
+           {fresh}, {rules}{windows}{replay}
     FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
     WHERE a.member_id IN ({ids}) ORDER BY a.id {lock}
 """
@@ -122,13 +137,17 @@ _WINDOW = {
     "points": ", COALESCE((SELECT SUM(e.points) FROM loyalty_ledgerentry e WHERE e.account_id = a.id"
               " AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), 0)",
 }
+_REPLAY = (", (SELECT o.fingerprint FROM loyalty_operation o WHERE o.key = %s),"
+           " (SELECT o.result FROM loyalty_operation o WHERE o.key = %s)")
 _FRESH = {
     "postgresql": "a.xmin::text = (SELECT s.xmin::text FROM loyalty_account s WHERE s.id = a.id)",
     "sqlite": "1",  # one writer at a time: what was read is what is locked
 }
 
 
-def accounts_lock(member_ids: Iterable[int], windows: Sequence[tuple[str, int]] = ()) -> dict[int, Account]:
+def accounts_lock(
+    member_ids: Iterable[int], windows: Sequence[tuple[str, int]] = (), key: str | None = None
+) -> dict[int, Account]:
     """Lock the member accounts (``SELECT … FOR UPDATE``) in id order, keyed by member id.
 
     Locking in one global order means two operations on the same two accounts cannot
@@ -139,7 +158,8 @@ def accounts_lock(member_ids: Iterable[int], windows: Sequence[tuple[str, int]] 
     sums of the account's open lots as of today, from which :meth:`Posting.balance` tells the
     balance after the operation without reading the lots again (unless the lock waited for
     another operation on the account: see ``_FRESH``). ``windows`` asks for the spend or points
-    of tier windows as well, ``(basis, months)`` each, for the tier check of an earning.
+    of tier windows as well, ``(basis, months)`` each, for the tier check of an earning; ``key``
+    looks for an operation done with that idempotency key (see :func:`replay_locked`).
     """
     ids = sorted(set(member_ids))
     today = clock.today()
@@ -151,11 +171,16 @@ def accounts_lock(member_ids: Iterable[int], windows: Sequence[tuple[str, int]] 
         fresh=_FRESH.get(connection.vendor, "0"),
         rules=_RULES_STAMP.get(connection.vendor, "NULL"),
         windows="".join(_WINDOW[basis] for basis, _ in windows),
+        replay="" if key is None else _REPLAY,
     )
     locked: dict[int, Account] = {}
-    for row in fetch_prepared(sql, [today, today, today, today, *starts, *ids]):
+    keys = [] if key is None else [key, key]
+    for row in fetch_prepared(sql, [today, today, today, today, *starts, *keys, *ids]):
         account = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
-        account.member_status, available, pending, fresh, stamp, *sums = row[len(_ACCOUNT_COLUMNS):]  # type: ignore[attr-defined]
+        extra = list(row[len(_ACCOUNT_COLUMNS):])
+        account.replayed = tuple(extra[-2:]) if key is not None and extra[-2] is not None else None  # type: ignore[attr-defined]
+        del extra[len(extra) - len(keys):]
+        account.member_status, available, pending, fresh, stamp, *sums = extra  # type: ignore[attr-defined]
         account.rules_stamp = stamp  # type: ignore[attr-defined]
         account.windows = (  # type: ignore[attr-defined]
             (today, {window: Decimal(str(total)) for window, total in zip(windows, sums, strict=True)})

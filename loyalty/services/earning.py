@@ -14,7 +14,7 @@ from members.models import Member, MemberStatus, Store
 
 from .. import clock
 from ..errors import InvalidRequest
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay
+from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, replay_locked
 from ..models import (
     Account,
     Activity,
@@ -145,9 +145,6 @@ def purchase_record(
         "items": [item.__dict__ for item in parsed_items],
     }
     print_ = fingerprint(request)
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_require_active(member)
     occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
@@ -157,11 +154,14 @@ def purchase_record(
     to_lock = [member.pk]
     if first_purchase and member.referred_by_id:
         to_lock.append(member.referred_by_id)
-    accounts = accounts_lock(to_lock, windows=tier_windows(member))
-    # No second replay check under the lock: nothing below can refuse before the operation
-    # row is written, so a twin that committed meanwhile makes that insert fail on its unique
-    # key, the transaction rolls back and ``durable`` answers with the twin's result.
+    # The replay check comes with the lock (one round trip for both). A twin that committed
+    # while the lock waited is not seen by it: nothing below refuses before the operation row
+    # is written, so that insert fails on the unique key, the transaction rolls back and
+    # ``durable`` answers with the twin's result.
+    accounts = accounts_lock(to_lock, windows=tier_windows(member), key=key)
     account = accounts[member.pk]
+    if (done := replay_locked(account, key, print_)) is not None:
+        return Outcome(done, created=False)
     member_status_recheck(member, account)
     # Asked again under the lock: a concurrent purchase may have been the first one.
     first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
@@ -248,8 +248,8 @@ def activity_record(
     occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
     today = clock.today()
-    account = accounts_lock([member.pk], windows=tier_windows(member))[member.pk]
-    if (done := replay(key, print_)) is not None:
+    account = accounts_lock([member.pk], windows=tier_windows(member), key=key)[member.pk]
+    if (done := replay_locked(account, key, print_)) is not None:
         return Outcome(done, created=False)
     member_status_recheck(member, account)
 

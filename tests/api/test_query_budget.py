@@ -13,11 +13,11 @@ from .conftest import Api, give_points, make_member, record_purchase
 pytestmark = pytest.mark.django_db
 
 # The purchase path (measured on PostgreSQL; the test transaction's savepoint pair stands in
-# for BEGIN and COMMIT): the member, the replay check, the lock (with the lot sums, the tier
+# for BEGIN and COMMIT): the member, the lock (with the replay check, the lot sums, the tier
 # window and the rules' fingerprint) and one statement for every row it writes. The first
 # purchase of a process also reads the tiers, the rules and the system account once.
-PURCHASE_BUDGET = 9
-PURCHASE_WARM_BUDGET = 6
+PURCHASE_BUDGET = 8
+PURCHASE_WARM_BUDGET = 5
 PURCHASE_REPLAY_BUDGET = 4
 
 
