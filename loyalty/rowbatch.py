@@ -7,6 +7,8 @@ INSERT taking the ids it needs from the ones before (``(SELECT id FROM r0)``), a
 new id back; the values are prepared by the models' own fields (``pre_save``, then
 ``get_db_prep_save``), so defaults, ``auto_now_add`` and JSON come out as the ORM would write
 them. Elsewhere (SQLite for the quick start) the same rows are saved one by one, in order.
+As with ``bulk_create``, no ``pre_save``/``post_save`` signal is sent for batched rows (the
+ledger's models have none) and ``Model.save`` is not called (they do not override it).
 """
 
 from __future__ import annotations

@@ -149,3 +149,15 @@ def test_a_tier_crossing_counts_the_purchase_that_crosses_it() -> None:
     assert reload(member).tier_id != silver.pk
     buy(member, "1")  # the window holds 99,999 before this purchase; this one is not written yet
     assert reload(member).tier_id == silver.pk
+
+
+def test_the_batched_models_rely_on_no_save_override_or_signal() -> None:
+    """RowBatch writes these without ``Model.save`` and without signals, like bulk_create."""
+    from django.db import models
+    from django.db.models.signals import post_save, pre_save
+
+    from loyalty.models import LedgerEntry, Lot, LotMovement, Purchase, RuleEarning
+
+    for model in (Operation, Lot, LotMovement, LedgerEntry, Purchase, RuleEarning, Activity, Account):
+        assert model.save is models.Model.save, model
+        assert not pre_save.has_listeners(model) and not post_save.has_listeners(model), model
