@@ -1,7 +1,7 @@
 """HTTP throughput and latency of the API under gunicorn, against the bench database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol_bench .venv/bin/python bench/http_api.py \
-        [--duration 15] [--connections 8] [--workers 2] [--threads 4]
+        [--duration 10] [--rounds 3] [--connections 6] [--workers 3] [--threads 1]
 
 Starts gunicorn (config.wsgi with bench/settings_bench.py, which only adds ``bench/bare/``)
 on 127.0.0.1 and a free port, DEBUG off, persistent DB connections, creates an API key with
@@ -280,9 +280,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (plus a warm-up)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed load per endpoint first")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all endpoints; figures are medians")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker (1: sync workers)")
+    parser.add_argument("--connections", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="gthread threads per worker (1: sync workers)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap for the Python client")
     parser.add_argument("--throttle-rate", default="100000/s")
     parser.add_argument("--only", choices=sorted(ENDPOINTS), action="append", help="run only these endpoints")
