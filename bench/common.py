@@ -28,3 +28,43 @@ def seeded_members() -> int:
             if row:
                 return int(row[0])
     sys.exit("no bench seed in this database: run bench/seed.py first")
+
+
+class InProcessApi:
+    """Requests through Django's full handler (``django.test.Client``) with a bench API key.
+
+    The key's rate is raised (see bench/README.md); :meth:`close` revokes it.
+    """
+
+    def __init__(self, name: str) -> None:
+        import uuid
+
+        from django.test import Client
+
+        from loyalty.api.keys import api_key_create
+        from loyalty.models import ApiKey
+
+        self.members = seeded_members()
+        self.issued = api_key_create(name=name)
+        ApiKey.objects.filter(pk=self.issued.key.pk).update(throttle_rate="100000/s")
+        self.client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {self.issued.plaintext}")
+        self.nonce = uuid.uuid4().hex[:10]
+
+    def send(self, endpoint: str, index: int) -> int:
+        """One request to ``bare``, ``balance`` (a random member) or ``purchase`` (a unique order)."""
+        import random
+
+        member = f"M{random.randint(1, self.members):09d}"
+        if endpoint == "bare":
+            return int(self.client.get("/bench/bare/").status_code)
+        if endpoint == "balance":
+            return int(self.client.get(f"/api/v1/members/{member}/balance").status_code)
+        return int(self.client.post("/api/v1/purchases", content_type="application/json", data={
+            "external_id": member, "order_id": f"P-{self.nonce}-{endpoint}-{index}", "amount": "45000",
+            "channel": "online", "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}],
+        }).status_code)
+
+    def close(self) -> None:
+        from loyalty.api.keys import api_key_revoke
+
+        api_key_revoke(self.issued.key)

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+from bench.common import InProcessApi, django_on_bench_db  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
 os.environ["DJANGO_DEBUG"] = "0"
@@ -44,29 +42,12 @@ def main() -> None:
         parser.error(f"unknown endpoint(s): {', '.join(sorted(unknown))}")
     django_on_bench_db()
     from django.db import connection
-    from django.test import Client
 
-    from loyalty.api.keys import api_key_create, api_key_revoke
-    from loyalty.models import ApiKey
-
-    members = seeded_members()
-    issued = api_key_create(name="bench-cpu-split")
-    ApiKey.objects.filter(pk=issued.key.pk).update(throttle_rate="100000/s")
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {issued.plaintext}")
-    nonce = uuid.uuid4().hex[:10]
+    api = InProcessApi("bench-cpu-split")
 
     def send(endpoint: str, index: int) -> None:
-        member = f"M{random.randint(1, members):09d}"
-        if endpoint == "bare":
-            response = client.get("/bench/bare/")
-        elif endpoint == "balance":
-            response = client.get(f"/api/v1/members/{member}/balance")
-        else:
-            response = client.post("/api/v1/purchases", content_type="application/json", data={
-                "external_id": member, "order_id": f"CPU-{nonce}-{endpoint}-{index}", "amount": "45000",
-                "channel": "online", "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}]})
-        if response.status_code not in (200, 201):
-            sys.exit(f"{endpoint}: {response.status_code} {response.content[:300]!r}")
+        if (status := api.send(endpoint, index)) not in (200, 201):
+            sys.exit(f"{endpoint}: HTTP {status}")
 
     print(f"{'endpoint':<10} {'wall ms':>9} {'app CPU ms':>11} {'db CPU ms':>10} {'total CPU ms':>13}")
     try:
@@ -84,7 +65,7 @@ def main() -> None:
             db = (backend_cpu_seconds(pid) - db0) / args.n * 1000
             print(f"{endpoint:<10} {wall:>9.2f} {app:>11.2f} {db:>10.2f} {app + db:>13.2f}")
     finally:
-        api_key_revoke(issued.key)
+        api.close()
 
 
 if __name__ == "__main__":

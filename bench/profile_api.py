@@ -16,16 +16,14 @@ import cProfile
 import io
 import os
 import pstats
-import random
 import sys
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+from bench.common import InProcessApi, django_on_bench_db  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
 os.environ["DJANGO_DEBUG"] = "0"
@@ -40,27 +38,12 @@ def main() -> None:
     args = parser.parse_args()
     django_on_bench_db()
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from loyalty.api.keys import api_key_create, api_key_revoke
-    from loyalty.models import ApiKey
-
-    members = seeded_members()
-    issued = api_key_create(name="bench-profile")
-    ApiKey.objects.filter(pk=issued.key.pk).update(throttle_rate="100000/s")
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {issued.plaintext}")
-    nonce = uuid.uuid4().hex[:10]
+    api = InProcessApi("bench-profile")
 
     def one(i: int) -> int:
-        member = f"M{random.randint(1, members):09d}"
-        if args.endpoint == "bare":
-            return client.get("/bench/bare/").status_code
-        if args.endpoint == "balance":
-            return client.get(f"/api/v1/members/{member}/balance").status_code
-        return client.post("/api/v1/purchases", content_type="application/json", data={
-            "external_id": member, "order_id": f"P-{nonce}-{i}", "amount": "45000", "channel": "online",
-            "items": [{"sku": "TEA-01", "category": "tea", "amount": "45000", "quantity": 1}]}).status_code
+        return api.send(args.endpoint, i)
 
     try:
         for i in range(20):  # warm-up: imports, caches, connection
@@ -107,7 +90,7 @@ def main() -> None:
             print(f"\ncProfile by {order} ({args.n} requests):")
             print("\n".join(out.getvalue().splitlines()[4:]))
     finally:
-        api_key_revoke(issued.key)
+        api.close()
 
 
 if __name__ == "__main__":
