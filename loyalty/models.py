@@ -138,7 +138,9 @@ class LedgerEntry(models.Model):
     """
 
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(  # indexed by its unique (account, version) and history indexes
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     source = models.CharField(_("source"), max_length=16, choices=EntrySource.choices)
     points = models.BigIntegerField(_("points"))
@@ -225,7 +227,9 @@ class LotMovement(models.Model):
     """
 
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="movements")
-    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="lot_movements")
+    operation = models.ForeignKey(  # indexed by lot_movement_operation (operation, lot)
+        Operation, on_delete=models.PROTECT, related_name="lot_movements", db_index=False
+    )
     points = models.BigIntegerField(_("points"))
 
     class Meta:
@@ -327,7 +331,9 @@ class Purchase(models.Model):
     """A paid order, as reported by the storefront or the POS."""
 
     order_id = models.CharField(_("order id"), max_length=100, unique=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
+    member = models.ForeignKey(  # indexed by purchase_member_window (member, occurred_at)
+        Member, on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
     store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("channel"), max_length=16, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
@@ -453,7 +459,9 @@ class Activity(models.Model):
 class RuleEarning(models.Model):
     """Points one rule paid one member on one day: what the per-day/month caps count."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(  # indexed by rule_earning_caps (account, rule, earned_on)
+        Account, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="earnings")
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="rule_earnings")
     points = models.BigIntegerField(_("points"))
