@@ -119,10 +119,6 @@ _LOCK = """
     FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
     WHERE a.member_id IN ({ids}) ORDER BY a.id {lock}
 """
-# READ COMMITTED: when the lock had to wait for another transaction, the row locked is the one
-# that transaction left, but the subqueries above still read the statement's older snapshot.
-# The locked row's xmin differs from the one the snapshot sees exactly then (every operation
-# writes the account row), and the lot sums are not used.
 # A fingerprint of the earning rules as they are: any insert, update or delete changes it (a row
 # version's xmin and ctid; two updates in one transaction share the xmin, never the ctid), so a
 # process may keep the rules it loaded while the fingerprint stays (loyalty.policy.purchase_rules).
@@ -139,6 +135,10 @@ _WINDOW = {
 }
 _REPLAY = (", (SELECT o.fingerprint FROM loyalty_operation o WHERE o.key = %s),"
            " (SELECT o.result FROM loyalty_operation o WHERE o.key = %s)")
+# READ COMMITTED: when the lock had to wait for another transaction, the row locked is the one
+# that transaction left, but the subqueries above still read the statement's older snapshot.
+# The locked row's xmin differs from the one the snapshot sees exactly then (every operation
+# writes the account row), and the lot sums are not used.
 _FRESH = {
     "postgresql": "a.xmin::text = (SELECT s.xmin::text FROM loyalty_account s WHERE s.id = a.id)",
     "sqlite": "1",  # one writer at a time: what was read is what is locked
@@ -176,19 +176,20 @@ def accounts_lock(
     locked: dict[int, Account] = {}
     keys = [] if key is None else [key, key]
     for row in fetch_prepared(sql, [today, today, today, today, *starts, *keys, *ids]):
-        account = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
-        extra = list(row[len(_ACCOUNT_COLUMNS):])
-        account.replayed = tuple(extra[-2:]) if key is not None and extra[-2] is not None else None  # type: ignore[attr-defined]
-        del extra[len(extra) - len(keys):]
-        account.member_status, available, pending, fresh, stamp, *sums = extra  # type: ignore[attr-defined]
-        account.rules_stamp = stamp  # type: ignore[attr-defined]
-        account.windows = (  # type: ignore[attr-defined]
+        account: Any = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
+        rest = row[len(_ACCOUNT_COLUMNS):]  # in the order of the SELECT list
+        status, available, pending, fresh, stamp = rest[:5]
+        sums = rest[5:5 + len(windows)]
+        replayed = rest[5 + len(windows):]
+        account.member_status, account.rules_stamp = status, stamp
+        account.replayed = tuple(replayed) if replayed and replayed[0] is not None else None
+        account.windows = (
             (today, {window: Decimal(str(total)) for window, total in zip(windows, sums, strict=True)})
             if fresh else None
         )
-        account.open_lots = (today, int(available), int(pending)) if fresh else None  # type: ignore[attr-defined]
-        locked[int(account.member_id)] = account  # type: ignore[arg-type]
-    waited = [member_id for member_id, account in locked.items() if account.open_lots is None]  # type: ignore[attr-defined]
+        account.open_lots = (today, int(available), int(pending)) if fresh else None
+        locked[int(account.member_id)] = account
+    waited = [member_id for member_id, account in locked.items() if getattr(account, "open_lots", None) is None]
     if waited:  # read again after the wait, in a statement of its own (a fresh snapshot)
         for member_id, status in Member.objects.filter(pk__in=waited).values_list("pk", "status"):
             locked[member_id].member_status = status  # type: ignore[attr-defined]
