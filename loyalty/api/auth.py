@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ..models import ApiKey
-from .keys import WidgetClaims, api_key_check, widget_token_check
+from .keys import WidgetClaims, api_key_check, api_key_get, widget_token_check
 
 
 class ApiClient:
@@ -57,7 +57,8 @@ class WidgetTokenAuthentication(BaseAuthentication):
         if value is None:
             return None
         claims = widget_token_check(value) if value else None
-        if claims is None or not ApiKey.objects.filter(pk=claims.key_id, revoked_at__isnull=True).exists():
+        key = api_key_get(claims.key_id) if claims is not None else None
+        if claims is None or key is None or key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or expired widget token.")
         return ApiClient(f"widget:{claims.member_id}"), claims
 

@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from ..models import ApiKey
-from .keys import widget_token_check
+from .keys import api_key_get, widget_token_check
 
 CORS_PATHS = ("/api/v1/widget/",)
 
@@ -40,10 +40,10 @@ def _origin_allowed_for_token(request: HttpRequest, origin: str) -> bool:
     if claims is None:
         return False
     try:
-        origins = ApiKey.objects.filter(pk=claims.key_id).values_list("allowed_origins", flat=True).first()
+        key = api_key_get(claims.key_id)
     except DatabaseError:
         return False
-    return origin in (origins or [])
+    return key is not None and origin in (key.allowed_origins or [])
 
 
 class WidgetCorsMiddleware:

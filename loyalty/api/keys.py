@@ -25,10 +25,29 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # query; a revocation clears this process's memory at once and reaches the others within it.
 KEY_CACHE_SECONDS = 5.0
 _checked: dict[str, tuple[float, ApiKey]] = {}
+_by_id: dict[int, tuple[float, ApiKey | None]] = {}
 
 
 def api_key_cache_clear() -> None:
     _checked.clear()
+    _by_id.clear()
+
+
+def api_key_get(key_id: int) -> ApiKey | None:
+    """The key a widget token was issued under (revoked or not), remembered like checked keys.
+
+    Every widget request asks whether its key is still active and which origins it allows;
+    the answer may be ``KEY_CACHE_SECONDS`` old in other processes, as for server keys.
+    """
+    clock = time.monotonic()
+    remembered = _by_id.get(key_id)
+    if remembered is not None and clock - remembered[0] < KEY_CACHE_SECONDS:
+        return remembered[1]
+    key = ApiKey.objects.filter(pk=key_id).first()
+    if len(_by_id) > 10_000:
+        _by_id.clear()
+    _by_id[key_id] = (clock, key)
+    return key
 
 
 def secret_hash(secret: str) -> str:
