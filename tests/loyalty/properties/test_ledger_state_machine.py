@@ -91,6 +91,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.purchases: list[ModelPurchase] = []
         self.redemptions: list[ModelRedemption] = []
         self.visited_on: set[date] = set()
+        self.answered = None  # the last service outcome, whose balance is checked after the step
 
     # The model -----------------------------------------------------------------------
 
@@ -158,6 +159,7 @@ class LedgerMachine(RuleBasedStateMachine):
         occurred = self.today - timedelta(days=days_ago)
         outcome = purchase_record(member=self.member, order_id=order_id, amount=str(amount),
                                   occurred_at=self.clock.at(occurred))
+        self.answered = outcome
         points = amount // 100
         assert outcome.created and outcome.data["points"] == points
         lot = None
@@ -168,6 +170,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(["review", "visit"]))
     def activity(self, kind: str) -> None:
         outcome = activity_record(member=self.member, type=kind, reference=unique("sm-ref"))
+        self.answered = outcome
         if kind == "review":
             expected = 20
         else:
@@ -179,7 +182,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(points=st.integers(1, 5000), validity=st.sampled_from([365, 30, 1, None]))
     def adjust_up(self, points: int, validity: int | None) -> None:
-        points_adjust(member=self.member, points=points, reason="sm", key=unique("sm-adj"), validity_days=validity)
+        self.answered = points_adjust(member=self.member, points=points, reason="sm", key=unique("sm-adj"),
+                                      validity_days=validity)
         self.new_lot(points, self.today, self.today + timedelta(days=validity) if validity else None)
 
     @rule(points=st.integers(1, 3000))
@@ -191,7 +195,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(InsufficientPoints):
                 points_adjust(member=self.member, points=-points, reason="sm", key=unique("sm-adj"))
             return
-        points_adjust(member=self.member, points=-points, reason="sm", key=unique("sm-adj"))
+        self.answered = points_adjust(member=self.member, points=-points, reason="sm", key=unique("sm-adj"))
         self.take(lots, points)
         self.balance -= points
 
@@ -210,6 +214,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 points_redeem(member=self.member, points=points, order_id=order_id, order_amount="100000000")
             return
         outcome = points_redeem(member=self.member, points=points, order_id=order_id, order_amount="100000000")
+        self.answered = outcome
         redemption = ModelRedemption(outcome.data["id"], order_id, points)
         redemption.allocations = [[lot, taken, 0] for lot, taken in self.take(self.spendable(), points)]
         self.balance -= points
@@ -223,6 +228,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         redemption = self.redemptions[pick % len(self.redemptions)]
         outcome = redemption_cancel(redemption_id=redemption.id)
+        self.answered = outcome
         if redemption.cancelled:
             assert not outcome.created
             return
@@ -244,6 +250,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         amount = max(1, left * share // 100)
         outcome = purchase_refund(order_id=purchase.order_id, refund_id=unique("sm-rf"), amount=str(amount))
+        self.answered = outcome
         before, after = purchase.refunded, purchase.refunded + amount
         restored = 0
         redemption = purchase.redemption
@@ -276,6 +283,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """Time passes, then the nightly task runs for this member."""
         self.clock.advance(days)
         outcome = account_expire_due(member_id=self.member.pk, today=self.today)
+        self.answered = outcome
         due = [lot for lot in self.lots if lot.remaining > 0 and not lot.unexpired(self.today)]
         expected = sum(lot.remaining for lot in due)
         for lot in due:
@@ -300,6 +308,15 @@ class LedgerMachine(RuleBasedStateMachine):
         summary = balance_summary(account, self.today)
         assert summary.available == self.available()
         assert summary.available >= 0 or account.debt > 0
+
+    @invariant()
+    def every_answer_tells_the_balance_it_left(self) -> None:
+        """Results carry the balance from the lock's lot sums and the posting's own changes:
+        it must be what reading the lots says right after."""
+        outcome, self.answered = self.answered, None
+        if outcome is not None and getattr(outcome, "created", False) and "balance" in outcome.data:
+            account = Account.objects.get(pk=self.account_id)
+            assert outcome.data["balance"] == balance_summary(account, self.today).as_dict()
 
     @invariant()
     def every_ledger_invariant_holds(self) -> None:
