@@ -83,7 +83,7 @@ def rule_spec(rule: EarningRule) -> RuleSpec:
 
 
 PURCHASE_KINDS = (RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS)
-_rules_cache: dict[str, Any] = {"stamp": None, "rules": []}
+_rules_cache: tuple[str | None, list[Any]] = (None, [])  # (stamp, rules): replaced whole, read once
 
 
 def purchase_rules(on: date, stamp: str | None = None) -> list[RuleSpec]:
@@ -94,17 +94,19 @@ def purchase_rules(on: date, stamp: str | None = None) -> list[RuleSpec]:
     rules it loaded, so a purchase reads no rules; any edit, addition or deletion, by any
     process, changes it. Without a stamp the rules are read.
     """
-    if stamp is None or stamp != _rules_cache["stamp"]:
-        loaded = [(rule_spec(r), r.starts_on, r.ends_on) for r in EarningRule.objects.filter(
+    global _rules_cache
+    cached_stamp, rules = _rules_cache
+    if stamp is None or stamp != cached_stamp:
+        rules = [(rule_spec(r), r.starts_on, r.ends_on) for r in EarningRule.objects.filter(
             kind__in=PURCHASE_KINDS, is_active=True).order_by("priority", "id")]
-        if stamp is None:
-            return [spec for spec, starts_on, ends_on in loaded if _in_force(starts_on, ends_on, on)]
-        _rules_cache.update(stamp=stamp, rules=loaded)
-    return [spec for spec, starts_on, ends_on in _rules_cache["rules"] if _in_force(starts_on, ends_on, on)]
+        if stamp is not None:
+            _rules_cache = (stamp, rules)
+    return [spec for spec, starts_on, ends_on in rules if _in_force(starts_on, ends_on, on)]
 
 
 def rules_cache_clear() -> None:
-    _rules_cache.update(stamp=None, rules=[])
+    global _rules_cache
+    _rules_cache = (None, [])
 
 
 def _in_force(starts_on: date | None, ends_on: date | None, on: date) -> bool:

@@ -51,3 +51,17 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_query(probe: Any
         pass
     probe.close_if_unusable_or_obsolete()  # the next request starts
     assert backend_pid(probe) != pid  # no error: the dead connection was noticed and replaced
+
+
+def test_a_connection_idle_for_a_while_is_pinged(probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.postgresql import base
+
+    backend_pid(probe)
+    probe.close_if_unusable_or_obsolete()
+    backend_pid(probe)  # checked now: recent
+    pings: list[int] = []
+    monkeypatch.setattr(type(probe), "is_usable", lambda self: pings.append(1) or True)
+    probe.checked_at -= base.IDLE_PING_SECONDS + 1  # as if the last request was a while ago
+    probe.close_if_unusable_or_obsolete()
+    backend_pid(probe)
+    assert pings == [1]

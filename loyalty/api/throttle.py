@@ -98,7 +98,8 @@ class RedisCounter:
         self._down_since = 0.0
 
     def take(self, name: str, window: int, period: int, limit: int, overlap: float) -> tuple[bool, int, int]:
-        keys = [f"dangol:rate:{name}:{window}", f"dangol:rate:{name}:{window - 1}"]
+        # The braces keep both counters in one hash slot on a Redis Cluster (a script needs that).
+        keys = [f"dangol:rate:{{{name}}}:{window}", f"dangol:rate:{{{name}}}:{window - 1}"]
         try:
             allowed, current, previous = self._take(keys=keys, args=[limit, repr(overlap), period * 2 + 1])
         except Exception:

@@ -203,7 +203,7 @@ def purchase_record(
     if first_purchase:
         _referral_reward(posting, member, accounts, earned_on)
     # This purchase and its points are not written yet: the tier check counts them itself.
-    tier_upgrade_if_qualified(member, account, today, pending_spend=value,
+    tier_upgrade_if_qualified(member, account, today, pending_spend=value, pending_on=earned_on,
                               pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
     result = {
         "order_id": order_id,
@@ -280,7 +280,7 @@ def activity_record(
     posting.add(Activity(member=member, type=type, reference=reference, rule=rule, points=points,
                          reason=reason, occurred_at=occurred_at))
     if points:
-        tier_upgrade_if_qualified(member, account, today,
+        tier_upgrade_if_qualified(member, account, today, pending_on=earned_on,
                                   pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
         result: dict[str, Any] = {"points": points, "rule": rule.name if rule else None,
                                   "balance": posting.balance(account)}

@@ -35,6 +35,7 @@ def account_expire_due(*, member_id: int, today: date | None = None) -> Outcome:
     key = f"expire:{account.pk}:v{account.version}:{today.isoformat()}"
     posting = Posting.open(kind=OperationKind.EXPIRE, key=key,
                            fingerprint_=fingerprint({"account": account.pk, "today": today}))
+    posting.today = today  # the run's date, which the result's balance is told as of
     by_date: dict[date, int] = defaultdict(int)
     for lot in lots:
         assert lot.expires_on is not None

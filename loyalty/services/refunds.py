@@ -115,6 +115,7 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     taken = 0
     written_off = 0
     if to_reverse > 0:
+        posting.flush()  # lots the restore just made (merged members' points) must be there to take
         taken = posting.lots_take(order_lots(purchase, account, today), to_reverse)
         if taken < to_reverse:
             others = list(spendable_lots(account, today, include_pending=True))

@@ -36,13 +36,15 @@ def tier_windows(member: Member) -> list[tuple[str, int]]:
 
 
 def tier_upgrade_if_qualified(
-    member: Member, account: Account, today: date, *, pending_spend: Decimal = Decimal("0"), pending_points: int = 0
+    member: Member, account: Account, today: date, *, pending_spend: Decimal = Decimal("0"), pending_points: int = 0,
+    pending_on: date | None = None,
 ) -> Tier | None:
     """Raise the member's tier at once when the window's spend or points cross a threshold.
 
     ``pending_spend`` and ``pending_points`` are what the calling operation adds and has not
-    written yet (its purchase, its earning): they count as if they were in the window. Windows
-    read with the account's lock today (``accounts_lock(windows=…)``) are not read again.
+    written yet (its purchase, its earning), dated ``pending_on`` (its local date): they count
+    in the windows that date falls in, as the rows will once written. Windows read with the
+    account's lock today (``accounts_lock(windows=…)``) are not read again.
     """
     locked = getattr(account, "windows", None)
     known = locked[1] if locked is not None and locked[0] == today else {}
@@ -54,6 +56,8 @@ def tier_upgrade_if_qualified(
         if cache_key not in cache:
             since = months_before(today, tier.window_months)
             pending = Decimal(pending_points) if tier.basis == TierBasis.POINTS else pending_spend
+            if pending_on is not None and pending_on < since:  # reported late, from before the window
+                pending = Decimal("0")
             have = known.get(cache_key)
             if have is None:
                 have = qualifying_amount(member, account, tier.basis, since)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -161,3 +162,14 @@ def test_the_batched_models_rely_on_no_save_override_or_signal() -> None:
     for model in (Operation, Lot, LotMovement, LedgerEntry, Purchase, RuleEarning, Activity, Account):
         assert model.save is models.Model.save, model
         assert not pre_save.has_listeners(model) and not post_save.has_listeners(model), model
+
+
+def test_an_order_reported_late_from_before_the_window_does_not_count_for_the_tier() -> None:
+    Tier.objects.create(code="basic", name="Basic", rank=0, threshold=Decimal("0"))
+    gold = Tier.objects.create(code="gold", name="Gold", rank=1, threshold=Decimal("100000"), window_months=3)
+    tiers_cache_clear()
+    member = new_member()
+    buy(member, "150000", occurred_at=clock.now() - timedelta(days=120))  # four months ago
+    assert reload(member).tier_id != gold.pk
+    buy(member, "100000", occurred_at=clock.now() - timedelta(days=30))
+    assert reload(member).tier_id == gold.pk

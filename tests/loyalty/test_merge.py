@@ -11,7 +11,7 @@ from loyalty.models import EntryKind, LedgerEntry, Lot
 from loyalty.selectors import balance_summary
 from loyalty.services import member_points_merge, purchase_refund, redemption_cancel
 from members.models import MemberStatus
-from tests.conftest import account_of, act, buy, give, lots_of, new_member, reload, spend
+from tests.conftest import account_of, act, assert_ledger_sound, buy, give, lots_of, new_member, reload, spend
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
 
@@ -132,3 +132,19 @@ def test_cancelling_a_redemption_after_a_merge_returns_the_points_to_the_member_
     assert account_of(offline).balance == 0
     assert account_of(online).balance == 3000
     assert not Lot.objects.filter(account=account_of(offline), remaining__gt=0).exists()
+
+
+def test_a_refund_after_a_merge_takes_back_from_the_points_it_restores_first(frozen_clock):
+    """The refund gives back the points redeemed on the order (into new lots on the member the
+    offline one was merged into), then reverses the order's points: those lots must be seen."""
+    offline, online = new_member(), new_member()
+    give(offline, 1000)
+    buy(offline, "100000", order_id="MR-1")  # 1,000 P, pending for the return window
+    frozen_clock.advance(8)
+    spend(offline, 1000, order_id="MR-1")  # the points on hand, spent on the same order
+    member_points_merge(source=offline, target=online)
+    spend(online, 1000)  # the order's own points, now the online member's, spent too
+    purchase_refund(order_id="MR-1", refund_id="MR-1-r", amount="100000")
+    online_account = account_of(online)
+    assert (online_account.balance, online_account.debt) == (0, 0)
+    assert_ledger_sound()
