@@ -64,14 +64,7 @@ def replay(key: str, fingerprint_: str) -> dict[str, Any] | None:
     Raises :class:`IdempotencyConflict` when the key was used for a different request.
     """
     rows = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
-    if not rows:
-        return None
-    stored_print, stored = rows[0]
-    if stored_print != fingerprint_:
-        raise IdempotencyConflict(
-            "This key was already used with a different request.", key=key
-        )
-    return dict(json.loads(stored) if isinstance(stored, str) else stored)
+    return _replayed(rows[0] if rows else None, key, fingerprint_)
 
 
 def replay_locked(account: Account, key: str, fingerprint_: str) -> dict[str, Any] | None:
@@ -80,7 +73,11 @@ def replay_locked(account: Account, key: str, fingerprint_: str) -> dict[str, An
     A twin that committed while the lock waited is not seen here; its operation row is, by
     the unique key, when this one writes its own, and ``durable`` answers with its result.
     """
-    found = getattr(account, "replayed", None)
+    return _replayed(getattr(account, "replayed", None), key, fingerprint_)
+
+
+def _replayed(found: Sequence[Any] | None, key: str, fingerprint_: str) -> dict[str, Any] | None:
+    """``(fingerprint, result)`` of a stored operation as a replay's answer, or a conflict."""
     if found is None:
         return None
     stored_print, stored = found

@@ -73,19 +73,20 @@ class KeyView(APIView):
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
     required_scope: str | None = None
-    lean_member = False  # True: member_get loads the member and its tier only (the write paths)
 
     @property
     def key(self) -> ApiKey:
         assert isinstance(self.request.auth, ApiKey)
         return self.request.auth
 
-    def member_get(self, external_id: str, queryset: QuerySet[Member] | None = None) -> Member:
+    def member_get(self, external_id: str, queryset: QuerySet[Member] | None = None, *,
+                   with_tier_only: bool = False) -> Member:
         """The member or a 404; ``queryset`` says what to load with it (default: what the member
-        representation shows; the write endpoints take :func:`member_with_tier`)."""
+        representation shows); ``with_tier_only``: the member and its tier in one prepared
+        statement (:func:`member_with_tier`), for the write endpoints."""
         ident = clean_id(external_id)
         member: Member | None
-        if queryset is None and self.lean_member:
+        if with_tier_only:
             member = member_with_tier(ident) if ident else None
         else:
             qs = queryset if queryset is not None else Member.objects.select_related(
@@ -289,7 +290,6 @@ class MemberTransactionsApi(KeyView):
 
 class PurchaseCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
-    lean_member = True
 
     @extend_schema(
         request=s.PurchaseInputSerializer,
@@ -303,7 +303,7 @@ class PurchaseCreateApi(KeyView):
     def post(self, request: Request) -> Response:
         data = self.validated(s.PurchaseInputSerializer)
         store = self.store_for(data.get("store_code"))
-        member = self.member_get(data["external_id"])
+        member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.purchase_record(
             member=member, order_id=data["order_id"], amount=data["amount"], occurred_at=data.get("occurred_at"),
             channel=data.get("channel", ""), store=store, items=data.get("items", []), actor=self.key.name,
@@ -372,7 +372,6 @@ class RedemptionCancelApi(KeyView):
 
 class ActivityCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
-    lean_member = True
 
     @extend_schema(
         request=s.ActivityInputSerializer,
@@ -381,7 +380,7 @@ class ActivityCreateApi(KeyView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.ActivityInputSerializer)
-        member = self.member_get(data["external_id"])
+        member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
             actor=self.key.name,

@@ -15,26 +15,22 @@ from django.db import migrations, models
 PATTERN_INDEXES = [("loyalty_ledgerentry", "order_id"), ("loyalty_purchase", "order_id"), ("loyalty_operation", "key")]
 
 
-def _like_name(schema_editor, table, column):
-    return schema_editor._create_index_name(table, [column], suffix="_like")
+def _pattern_indexes(schema_editor, statement):
+    """Run ``statement`` (with ``{name}``, ``{table}``, ``{column}``) for each pattern index, on PostgreSQL."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    quote = schema_editor.quote_name
+    for table, column in PATTERN_INDEXES:
+        name = schema_editor._create_index_name(table, [column], suffix="_like")
+        schema_editor.execute(statement.format(name=quote(name), table=quote(table), column=quote(column)))
 
 
 def drop_pattern_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table, column in PATTERN_INDEXES:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(_like_name(schema_editor, table, column))}")
+    _pattern_indexes(schema_editor, "DROP INDEX IF EXISTS {name}")
 
 
 def create_pattern_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table, column in PATTERN_INDEXES:
-        name = schema_editor.quote_name(_like_name(schema_editor, table, column))
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {schema_editor.quote_name(table)} "
-            f"({schema_editor.quote_name(column)} varchar_pattern_ops)"
-        )
+    _pattern_indexes(schema_editor, "CREATE INDEX IF NOT EXISTS {name} ON {table} ({column} varchar_pattern_ops)")
 
 
 class Migration(migrations.Migration):

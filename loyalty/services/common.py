@@ -1,15 +1,13 @@
-"""Pieces shared by the services: member checks, validity dates, the balance in results."""
+"""Pieces shared by the services: member checks, validity dates."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from members.models import Member, MemberStatus
 
 from ..errors import InvalidRequest
 from ..models import Account
-from ..selectors import balance_summary
 
 
 def member_require_active(member: Member) -> None:
@@ -44,8 +42,3 @@ def member_holder_id(member_id: int) -> int:
 
 def expiry_date(earned_on: date, validity_days: int | None) -> date | None:
     return earned_on + timedelta(days=validity_days) if validity_days else None
-
-
-def balance_dict(account: Account, today: date) -> dict[str, Any]:
-    """The ``{"available", "pending"}`` a service answers with (no expiry notice needed)."""
-    return balance_summary(account, today).as_dict()

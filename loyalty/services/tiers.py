@@ -29,10 +29,15 @@ def qualifying_amount(member: Member, account: Account, basis: str, since: date)
     return Decimal(total or 0)
 
 
+def tiers_above(member: Member) -> list[Tier]:
+    """The active tiers ranked above the member's, highest first."""
+    current_rank = member.tier.rank if member.tier_id and member.tier else -1
+    return sorted((tier for tier in tiers_active() if tier.rank > current_rank), key=lambda tier: -tier.rank)
+
+
 def tier_windows(member: Member) -> list[tuple[str, int]]:
     """The ``(basis, months)`` windows the tiers above the member's count (for accounts_lock)."""
-    current_rank = member.tier.rank if member.tier_id and member.tier else -1
-    return sorted({(tier.basis, tier.window_months) for tier in tiers_active() if tier.rank > current_rank})
+    return sorted({(tier.basis, tier.window_months) for tier in tiers_above(member)})
 
 
 def tier_upgrade_if_qualified(
@@ -48,10 +53,8 @@ def tier_upgrade_if_qualified(
     """
     locked = getattr(account, "windows", None)
     known = locked[1] if locked is not None and locked[0] == today else {}
-    current_rank = member.tier.rank if member.tier_id and member.tier else -1
-    tiers = sorted((tier for tier in tiers_active() if tier.rank > current_rank), key=lambda tier: -tier.rank)
     cache: dict[tuple[str, int], Decimal] = {}
-    for tier in tiers:
+    for tier in tiers_above(member):
         cache_key = (tier.basis, tier.window_months)
         if cache_key not in cache:
             since = months_before(today, tier.window_months)
