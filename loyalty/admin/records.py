@@ -1,56 +1,10 @@
-"""Plain admin registrations; ledger data is read-only here: points move through services."""
-
-from typing import Any
+"""Ledger records (accounts, entries, lots, operations, purchases, refunds, redemptions,
+activities): read-only for everyone, superusers included; points move through services."""
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from .models import (
-    Account,
-    Activity,
-    Adjustment,
-    EarningRule,
-    LedgerEntry,
-    Lot,
-    Operation,
-    ProgramPolicy,
-    Purchase,
-    Redemption,
-    Refund,
-)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the loyalty services only; staff read it here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(EarningRule)
-class EarningRuleAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "activity_type", "points", "rate_points", "rate_amount",
-                    "pending_days", "validity_days", "priority", "is_active")
-    list_filter = ("kind", "is_active")
-    search_fields = ("name", "activity_type")
-
-
-@admin.register(ProgramPolicy)
-class ProgramPolicyAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "point_value", "redeem_min_points", "redeem_unit", "redeem_max_share",
-                    "negative_balance_policy")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not ProgramPolicy.objects.exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from ..models import Account, Activity, LedgerEntry, Lot, Operation, Purchase, Redemption, Refund
+from .readonly import ReadOnlyAdmin
 
 
 @admin.register(Account)
@@ -109,11 +63,3 @@ class ActivityAdmin(ReadOnlyAdmin):
     list_display = ("type", "reference", "member", "points", "occurred_at")
     list_filter = ("type",)
     search_fields = ("reference", "member__external_id")
-
-
-@admin.register(Adjustment)
-class AdjustmentAdmin(ReadOnlyAdmin):
-    list_display = ("member", "points", "reason", "status", "requested_by", "decided_by", "created_at")
-    list_filter = ("status",)
-
-from . import admin_keys  # noqa: E402, F401  (registers the API key admin)

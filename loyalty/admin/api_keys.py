@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from .api.keys import api_key_create, api_key_revoke
-from .models import ApiKey, ApiScope
+from ..api.keys import api_key_create, api_key_revoke
+from ..models import ApiKey, ApiScope
 
 
 class ApiKeyCreateForm(forms.ModelForm):
