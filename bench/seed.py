@@ -16,8 +16,9 @@ measurement, not a business operation. What it writes satisfies :mod:`loyalty.in
 * purchase dates spread over the last ~330 days (so a few lots are still pending), except
   every ``--due-every``-th member whose first purchase is 400 days old: its first lot is past
   its expiry date, which gives ``bench/ledger_services.py`` a known set of due accounts;
-* tiers Welcome/Silver/Gold (12-month spend ≥ 0 / 300,000 / 1,000,000 KRW) created when missing,
-  and each member given the tier its seeded 12-month spend qualifies for (1 P per 100 KRW).
+* the base tier the migrations ship (``basic``, 일반, threshold 0) plus Silver and Gold (12-month
+  spend ≥ 300,000 / 1,000,000 KRW) created when missing, and each member given the tier its
+  seeded 12-month spend qualifies for (1 P per 100 KRW).
 
 How it is fast: ``INSERT … SELECT generate_series`` per chunk of members (one transaction per
 chunk, so an interrupted run resumes at the next chunk), secondary indexes and unique
@@ -54,7 +55,7 @@ BIG_TABLES = (
     "loyalty_purchase",
 )
 TIERS = [  # code, name, rank, threshold (12-month spend, KRW), multiplier
-    ("welcome", "Welcome", 0, 0, "1.00"),
+    ("basic", "일반", 0, 0, "1.00"),  # shipped by migration members.0002_base_tier; kept as it is
     ("silver", "Silver", 1, 300000, "1.00"),
     ("gold", "Gold", 2, 1000000, "1.20"),
 ]
@@ -224,7 +225,7 @@ INSERTS = {
                c.member_no %% 2 = 0, c.member_no %% 5 = 0, 'active', 'BR' || c.member_no,
                c.occurred_at - interval '1 day', %(now)s,
                CASE WHEN c.window_points * 100 >= 1000000 THEN %(tier_gold)s
-                    WHEN c.window_points * 100 >= 300000 THEN %(tier_silver)s ELSE %(tier_welcome)s END
+                    WHEN c.window_points * 100 >= 300000 THEN %(tier_silver)s ELSE %(tier_basic)s END
         FROM bench_chunk c WHERE c.k = 1 ORDER BY c.member_no
     """,
     "loyalty_account": """

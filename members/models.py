@@ -140,9 +140,7 @@ class Member(models.Model):
         on_delete=models.PROTECT,
         related_name="referrals",
     )
-    tier = models.ForeignKey(
-        Tier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.PROTECT
-    )
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT)
     tier_floor = models.ForeignKey(
         Tier,
         verbose_name=_("tier set by hand"),
@@ -168,6 +166,11 @@ class Member(models.Model):
         ordering = ["-joined_at"]
         verbose_name = _("member")
         verbose_name_plural = _("members")
+        permissions = [
+            ("view_personal_data", _("Can see members' phone numbers and e-mail addresses unmasked")),
+            ("import_members", _("Can import members from CSV")),
+            ("export_members", _("Can export members' data")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(referred_by=models.F("pk")), name="member_no_self_referral"
@@ -201,3 +204,52 @@ class TierChange(models.Model):
         ordering = ["-changed_at"]
         verbose_name = _("tier change")
         verbose_name_plural = _("tier changes")
+
+
+class PersonalDataAccess(models.Model):
+    """One look at, search of, change to or export of members' personal data by a staff user.
+
+    PIPA's safety standards (개인정보의 안전성 확보조치 기준) ask that such access be recorded
+    (who, when, what, and why for downloads) and kept; the records are never edited, and an
+    administrator searches them in the admin. Which members were reached is one row each in
+    :class:`PersonalDataAccessMember`, so "who looked at this member" is an indexed lookup.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed a member")
+        LIST = "list", _("Listed members")
+        SEARCH = "search", _("Searched members")
+        CHANGE = "change", _("Changed a member")
+        EXPORT = "export", _("Exported members' data")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff user"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(_("username"), max_length=150, help_text=_("Kept when the user is deleted"))
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    query = models.CharField(_("search or filter"), max_length=300, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    member_count = models.PositiveIntegerField(_("members reached"), default=0)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("personal-data access")
+        verbose_name_plural = _("personal-data access log")
+        indexes = [models.Index(fields=["username", "-at"], name="pd_access_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class PersonalDataAccessMember(models.Model):
+    """A member reached by one :class:`PersonalDataAccess`."""
+
+    access = models.ForeignKey(PersonalDataAccess, on_delete=models.CASCADE, related_name="member_rows")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = _("member reached")
+        verbose_name_plural = _("members reached")
+        indexes = [models.Index(fields=["member", "access"], name="pd_access_member")]

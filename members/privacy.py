@@ -9,6 +9,7 @@ approver and administrator roles have it; the viewer role does not).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from .phone import format_phone, mask_phone
@@ -43,3 +44,13 @@ def phone_for(user: Any, phone: str) -> str:
 def email_for(user: Any, email: str) -> str:
     """The e-mail address as ``user`` may see it."""
     return email if personal_data_visible(user) else mask_email(email)
+
+
+def birthday_for(user: Any, birthday: date | None) -> str:
+    """The birthday as ``user`` may see it: month and day only without the permission
+    (enough for birthday offers, not enough to tell the member's age)."""
+    if birthday is None:
+        return ""
+    if personal_data_visible(user):
+        return birthday.isoformat()
+    return f"****-{birthday:%m-%d}"

@@ -6,15 +6,38 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.errors import InvalidRequest
 
-from .models import Channel, Member, Store, Tier, TierChange
+from .models import Channel, Member, MemberStatus, Store, Tier, TierChange
 from .phone import InvalidPhoneNumber, normalize_phone
 
 UNSET: Any = object()  # "not sent", as opposed to None ("clear it")
+
+BASE_TIER_CODE = "basic"  # shipped by migration members.0002_base_tier
+
+
+def base_tier() -> Tier:
+    """The tier a new member joins: the lowest active one.
+
+    A fresh install ships one (threshold 0, members.0002); should staff have deactivated
+    every tier, or a test emptied the table, the base tier is made again rather than a
+    member joining with none: every member has a tier.
+    """
+    tier = Tier.objects.filter(is_active=True).order_by("rank").first()
+    if tier is not None:
+        return tier
+    tier = Tier.objects.order_by("rank").first()
+    if tier is None:
+        name = "일반" if settings.LANGUAGE_CODE.lower().startswith("ko") else "Basic"
+        return Tier.objects.create(code=BASE_TIER_CODE, name=name, rank=0)
+    Tier.objects.filter(pk=tier.pk).update(is_active=True)
+    tier.is_active = True
+    return tier
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,7 @@ def _upsert(
     member = Member.objects.select_for_update().filter(external_id=external_id).first()
     created = member is None
     if member is None:
-        member = Member(external_id=external_id, tier=Tier.objects.filter(is_active=True).order_by("rank").first())
+        member = Member(external_id=external_id, tier=base_tier())
     member.name = name.strip()
     if phone is not None:
         member.phone = phone_clean(phone)
@@ -123,3 +146,93 @@ def member_upsert(
     except IntegrityError:
         with transaction.atomic(durable=True):
             return _upsert(**kwargs)
+
+
+# Changes staff make by hand --------------------------------------------------------------
+
+# Statuses staff may set; "merged" is set by the points merge alone (it moves the points).
+STAFF_STATUSES = (MemberStatus.ACTIVE, MemberStatus.DORMANT, MemberStatus.SUSPENDED, MemberStatus.WITHDRAWN)
+
+
+@transaction.atomic(durable=True)
+def member_status_set(*, member_id: int, status: str, actor: Any = None) -> Member:
+    """Set a member's status by hand.
+
+    A merged member stays merged (its points were moved and its history points at the
+    member it joined), and nobody becomes "merged" without the merge that moves the points.
+    """
+    if status not in STAFF_STATUSES:
+        raise InvalidRequest(_("Choose active, dormant, suspended or withdrawn."), errors={"status": [_("Invalid.")]})
+    member = Member.objects.select_for_update().get(pk=member_id)
+    if member.status == MemberStatus.MERGED:
+        raise InvalidRequest(_("A merged member's status cannot change."))
+    if member.status != status:
+        member.status = status
+        member.save(update_fields=["status", "updated_at"])
+    return member
+
+
+@transaction.atomic(durable=True)
+def member_tier_floor_set(
+    *, member_id: int, tier_id: int, until: date, reason: str, actor: Any = None, today: date | None = None
+) -> Member:
+    """Give a member a tier floor until ``until``: they hold at least that tier until then.
+
+    A tier set by hand is a floor with an end date, never a plain overwrite, so the periodic
+    evaluation can still raise the member above it. A floor above the current tier raises the
+    tier at once; either way the change, its end date and the reason go into tier history.
+    """
+    today = today or timezone.localdate()
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest(_("A reason is required."), errors={"reason": [_("This field is required.")]})
+    if until <= today:
+        raise InvalidRequest(_("The end date must be after today."), errors={"until": [_("Must be after today.")]})
+    floor = Tier.objects.filter(pk=tier_id, is_active=True).first()
+    if floor is None:
+        raise InvalidRequest(_("Unknown or inactive tier."), errors={"tier": [_("Unknown or inactive tier.")]})
+    member = Member.objects.select_for_update().select_related("tier").get(pk=member_id)
+    if member.status == MemberStatus.MERGED:
+        raise InvalidRequest(_("A merged member's tier cannot change."))
+    before = member.tier
+    member.tier_floor, member.tier_floor_until = floor, until
+    if before is None or floor.rank > before.rank:
+        member.tier = floor
+    member.save(update_fields=["tier", "tier_floor", "tier_floor_until", "updated_at"])
+    note = _("Floor %(tier)s until %(until)s: %(reason)s") % {
+        "tier": floor.name, "until": until.isoformat(), "reason": reason,
+    }
+    TierChange.objects.create(
+        member=member, from_tier=before, to_tier=member.tier, reason=TierChange.Reason.MANUAL,
+        note=note[:200], changed_by=actor if getattr(actor, "pk", None) else None,
+    )
+    return member
+
+
+@transaction.atomic(durable=True)
+def member_referrer_set(*, member_id: int, referrer_code: str, actor: Any = None) -> Member:
+    """Record who referred a member, once: a referral pays both sides, so it is not rewritten.
+
+    Refused: a member referring themselves (same member or same phone) and a loop (the
+    referrer was, directly or not, referred by this member).
+    """
+    member = Member.objects.select_for_update().get(pk=member_id)
+    if member.referred_by_id is not None:
+        raise InvalidRequest(_("This member already has a referrer."))
+    referrer = Member.objects.filter(referral_code=(referrer_code or "").strip().upper()).first()
+    if referrer is None:
+        raise InvalidRequest(_("Unknown referral code."), errors={"referrer_code": [_("Unknown referral code.")]})
+    if referrer.pk == member.pk or (member.phone and referrer.phone == member.phone):
+        raise InvalidRequest(_("A member cannot refer themselves."),
+                             errors={"referrer_code": [_("Self-referral is not allowed.")]})
+    ancestor: Member | None = referrer
+    for _step in range(100):
+        if ancestor is None or ancestor.referred_by_id is None:
+            break
+        if ancestor.referred_by_id == member.pk:
+            raise InvalidRequest(_("This referral would make a loop."),
+                                 errors={"referrer_code": [_("This referral would make a loop.")]})
+        ancestor = Member.objects.filter(pk=ancestor.referred_by_id).only("pk", "referred_by_id").first()
+    member.referred_by = referrer
+    member.save(update_fields=["referred_by", "updated_at"])
+    return member

@@ -34,7 +34,7 @@ from loyalty.services import (
     points_redeem,
     purchase_record,
 )
-from members.models import Member
+from members.models import Member, Tier
 from members.services import member_upsert
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -164,6 +164,16 @@ def new_member(**fields: Any) -> Member:
     fields.setdefault("external_id", unique("shop"))
     fields.setdefault("name", "홍길동")
     return member_upsert(**fields).member
+
+
+def entry_tier(code: str = "basic", name: str = "Basic", **fields: Any) -> Tier:
+    """The entry tier (rank 0) a fresh install ships (members.0002), given this code and name.
+
+    Rank is unique and every install has a rank-0 tier, so a test names the shipped one
+    rather than creating a second.
+    """
+    tier, _created = Tier.objects.update_or_create(rank=0, defaults={"code": code, "name": name, **fields})
+    return tier
 
 
 def reload(member: Member) -> Member:

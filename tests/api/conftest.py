@@ -24,6 +24,7 @@ from loyalty.selectors import tiers_cache_clear
 from loyalty.services import points_adjust, points_redeem, purchase_record
 from members.models import Member, Store, Tier
 from members.services import member_upsert
+from tests.conftest import entry_tier
 
 ALL_SCOPES = ["members:read", "members:write", "points:write"]
 ERROR_KEYS = {"code", "detail"}
@@ -190,7 +191,7 @@ def api(api_key: IssuedKey) -> Api:
 def tiers(db: None) -> list[Tier]:
     """Three spend tiers over 12 months: Bronze (entry), Silver at 100 000, Gold at 300 000."""
     created = [
-        Tier.objects.create(code="bronze", name="Bronze", rank=0, threshold=Decimal("0")),
+        entry_tier("bronze", "Bronze", threshold=Decimal("0")),
         Tier.objects.create(code="silver", name="Silver", rank=1, threshold=Decimal("100000")),
         Tier.objects.create(code="gold", name="Gold", rank=2, threshold=Decimal("300000")),
     ]

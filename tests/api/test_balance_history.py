@@ -49,11 +49,12 @@ def test_balance_next_tier_is_null_at_the_top_tier(api: Api, tiers: list) -> Non
     assert body["next_tier"] is None
 
 
-def test_balance_without_any_tier_configured(api: Api) -> None:
+def test_balance_on_a_fresh_install_shows_the_shipped_base_tier(api: Api) -> None:
+    """Every member has a tier: a fresh install ships the base tier (members.0002)."""
     member = make_member()
     body = api.get(f"/api/v1/members/{member.external_id}/balance").json()
     assert set(body) == BALANCE_KEYS
-    assert body["tier"] is None
+    assert body["tier"]["code"] == "basic"
     assert body["next_tier"] is None
     assert body["available"] == 0 and body["pending"] == 0
     assert body["expiring_soon"] == []

@@ -12,7 +12,7 @@ from loyalty.models import Activity, EarningRule, EntryKind, LedgerEntry, Lot, P
 from loyalty.selectors import balance_summary
 from loyalty.services import purchase_record
 from members.models import Member, MemberStatus, Tier, TierBasis, TierChange
-from tests.conftest import account_of, act, buy, lots_of, new_member, reload, spend
+from tests.conftest import account_of, act, buy, entry_tier, lots_of, new_member, reload, spend
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
 
@@ -159,7 +159,7 @@ def test_no_referral_reward_goes_to_a_withdrawn_referrer(frozen_clock):
 @pytest.fixture
 def tiers():
     return {
-        "basic": Tier.objects.create(code="basic", name="Basic", rank=0, threshold=Decimal("0")),
+        "basic": entry_tier(threshold=Decimal("0")),
         "silver": Tier.objects.create(code="silver", name="Silver", rank=1, threshold=Decimal("100000"),
                                       earn_multiplier=Decimal("1.5")),
         "gold": Tier.objects.create(code="gold", name="Gold", rank=2, threshold=Decimal("300000"),
@@ -209,7 +209,7 @@ def test_redeeming_points_never_demotes_a_member(frozen_clock, tiers):
 
 
 def test_a_points_tier_counts_points_earned_not_the_balance(frozen_clock):
-    Tier.objects.create(code="basic", name="Basic", rank=0)
+    entry_tier()
     vip = Tier.objects.create(code="vip", name="VIP", rank=1, basis=TierBasis.POINTS, threshold=Decimal("1000"))
     member = new_member()
     buy(member, "100000", occurred_at=frozen_clock.days_ago(8))
@@ -220,7 +220,7 @@ def test_a_points_tier_counts_points_earned_not_the_balance(frozen_clock):
 
 
 def test_a_member_moves_up_a_points_tier_with_the_earning_that_crosses_the_threshold(frozen_clock):
-    Tier.objects.create(code="basic", name="Basic", rank=0)
+    entry_tier()
     vip = Tier.objects.create(code="vip", name="VIP", rank=1, basis=TierBasis.POINTS, threshold=Decimal("1000"))
     member = new_member()
     buy(member, "100000")

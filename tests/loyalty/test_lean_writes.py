@@ -22,7 +22,7 @@ from loyalty.selectors import balance_summary, tiers_cache_clear
 from loyalty.services import purchase_refund, redemption_cancel
 from members.models import Member, MemberStatus, Tier
 
-from ..conftest import account_of, act, buy, give, new_member, reload, spend, unique
+from ..conftest import account_of, act, buy, entry_tier, give, new_member, reload, spend, unique
 
 pytestmark = [pytest.mark.django_db]
 
@@ -142,7 +142,7 @@ def test_purchase_rules_are_kept_while_their_fingerprint_holds_and_reread_after_
 
 
 def test_a_tier_crossing_counts_the_purchase_that_crosses_it() -> None:
-    Tier.objects.create(code="basic", name="Basic", rank=0, threshold=Decimal("0"))
+    entry_tier(threshold=Decimal("0"))
     silver = Tier.objects.create(code="silver", name="Silver", rank=1, threshold=Decimal("100000"))
     tiers_cache_clear()
     member = new_member()
@@ -165,7 +165,7 @@ def test_the_batched_models_rely_on_no_save_override_or_signal() -> None:
 
 
 def test_an_order_reported_late_from_before_the_window_does_not_count_for_the_tier() -> None:
-    Tier.objects.create(code="basic", name="Basic", rank=0, threshold=Decimal("0"))
+    entry_tier(threshold=Decimal("0"))
     gold = Tier.objects.create(code="gold", name="Gold", rank=1, threshold=Decimal("100000"), window_months=3)
     tiers_cache_clear()
     member = new_member()

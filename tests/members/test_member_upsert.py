@@ -9,7 +9,7 @@ from loyalty.models import Account
 from members.models import Member, Tier, TierChange
 from members.selectors import members_by_phone
 from members.services import member_upsert
-from tests.conftest import new_member
+from tests.conftest import entry_tier, new_member
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_an_unknown_referral_code_is_refused():
 
 
 def test_a_new_member_joins_the_entry_tier():
-    entry = Tier.objects.create(code="welcome", name="Welcome", rank=0)
+    entry = entry_tier("welcome", "Welcome")
     Tier.objects.create(code="gold", name="Gold", rank=1)
     member = new_member()
     assert member.tier == entry

@@ -1,0 +1,37 @@
+"""A trigram index behind the admin's search by name (PostgreSQL only).
+
+The admin matches names with ``icontains``, which PostgreSQL runs as
+``UPPER(name::text) LIKE UPPER('%…%')``: a B-tree cannot serve a pattern with a leading
+wildcard, so at a million members every search read the whole table. A GIN index of the
+upper-cased name's trigrams (``pg_trgm``) serves it, Korean names included (the database's
+``UTF-8`` character type makes Hangul syllables trigram characters). Built concurrently, so
+members stay writable while it builds. SQLite (``make run``) has no such index and scans.
+"""
+
+from django.db import migrations
+
+INDEX = "members_member_name_upper_trgm"
+
+
+def forward(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    schema_editor.execute(
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} "
+        "ON members_member USING gin (UPPER(name::text) gin_trgm_ops)"
+    )
+
+
+def backward(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
+
+
+class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+
+    dependencies = [("members", "0004_personal_data_access")]
+
+    operations = [migrations.RunPython(forward, backward)]
