@@ -25,7 +25,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("members", "0005_member_name_trigram"),
+        ("members", "0005_member_search_trigram"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("loyalty", "0006_redundant_indexes"),
