@@ -446,7 +446,10 @@ class MemberAdmin(admin.ModelAdmin):
         source = self._member_or_404(source_id) if source_id else None
         confirm = MergeConfirmForm(request.POST or None, initial={"source": source.pk if source else None})
         if request.method == "POST" and source is not None and confirm.is_valid():
+            closed = (MemberStatus.MERGED, MemberStatus.WITHDRAWN)
             try:
+                if source.status in closed or target.status in closed:
+                    raise LoyaltyError(gettext("A merged or withdrawn member cannot take part in a merge."))
                 outcome = member_points_merge(source=source, target=target, actor=request.user)
             except LoyaltyError as error:
                 confirm.add_error(None, error.detail)
