@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import LoyaltyError
 from members.models import Channel, Member, Store, Tier
-from members.phone import InvalidPhoneNumber, normalize_phone
+from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 from members.services import STAFF_STATUSES
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
@@ -75,7 +75,8 @@ class MemberIdentityForm(forms.Form):
     @classmethod
     def initial_for(cls, member: Member) -> dict[str, Any]:
         return {
-            "name": member.name, "phone": member.phone, "email": member.email, "birthday": member.birthday,
+            "name": member.name, "phone": format_phone(member.phone) if member.phone else "",
+            "email": member.email, "birthday": member.birthday,
             "channel": member.channel, "home_store": member.home_store_id,
             "marketing_sms": member.marketing_sms, "marketing_email": member.marketing_email,
         }

@@ -33,6 +33,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -120,7 +122,7 @@ class BirthdayMonthFilter(admin.SimpleListFilter):
     parameter_name = "birthday_month"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(month), gettext("%(month)d月") % {"month": month}) for month in range(1, 13)]
+        return [(str(month), str(MONTHS[month])) for month in range(1, 13)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
         value = self.value()
@@ -185,7 +187,7 @@ def search_filter(term: str) -> Q | None:
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
     list_display = ("external_id", "name", "phone_shown", "email_shown", "tier", "available_points",
-                    "pending_points", "status", "channel", "joined_at")
+                    "pending_points", "status", "joined_at")
     list_display_links = ("external_id", "name")
     list_filter = ("tier", "home_store", "channel", "status", JoinedRangeFilter, BirthdayMonthFilter,
                    ExpiringPointsFilter)
@@ -203,7 +205,7 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("phone"))
     def phone_shown(self, member: Member) -> str:
-        return str(getattr(member, "phone_shown", ""))
+        return format_html('<span style="white-space: nowrap">{}</span>', getattr(member, "phone_shown", ""))
 
     @admin.display(description=_("email"))
     def email_shown(self, member: Member) -> str:
