@@ -10,7 +10,8 @@ up, then ``--rounds`` times; the median and the slowest round are printed with t
 count of the last round.
 
 The pages: the member list, a search by phone typed with dashes, a search by a Korean full
-name (three syllables), a search by external id, and a member's page.
+name (three syllables), a search by external id, a member's page, the list filtered by
+expiring points, birthday month and tier, and a search by a phone's last four digits.
 
 ``--korean-names`` first gives every seeded member a Korean name (surname + two syllables,
 deterministic by member number, about 30 members per full name, as in a real brand's
@@ -99,6 +100,10 @@ def main() -> None:
         ("search by Korean name", f"/admin/members/member/?q={member.name}"),
         ("search by external id", f"/admin/members/member/?q={member.external_id}"),
         ("member page", f"/admin/members/member/{member.pk}/change/"),
+        ("filter: expiring in 30 days", "/admin/members/member/?expiring=30"),
+        ("filter: birthday month", "/admin/members/member/?birthday_month=3"),
+        ("filter: tier", f"/admin/members/member/?tier__id__exact={member.tier_id}"),
+        ("search by last 4 digits", f"/admin/members/member/?q={member.phone[-4:]}"),
     ]
     print(f"{'page':<28} {'median ms':>10} {'max ms':>8} {'queries':>8} status  url")
     for label, url in pages:

@@ -155,7 +155,7 @@ STAFF_STATUSES = (MemberStatus.ACTIVE, MemberStatus.DORMANT, MemberStatus.SUSPEN
 
 
 @transaction.atomic(durable=True)
-def member_status_set(*, member_id: int, status: str, actor: Any = None) -> Member:
+def member_status_set(*, member_id: int, status: str) -> Member:
     """Set a member's status by hand.
 
     A merged member stays merged (its points were moved and its history points at the
@@ -210,7 +210,7 @@ def member_tier_floor_set(
 
 
 @transaction.atomic(durable=True)
-def member_referrer_set(*, member_id: int, referrer_code: str, actor: Any = None) -> Member:
+def member_referrer_set(*, member_id: int, referrer_code: str) -> Member:
     """Record who referred a member, once: a referral pays both sides, so it is not rewritten.
 
     Refused: a member referring themselves (same member or same phone) and a loop (the

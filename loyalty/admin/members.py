@@ -412,7 +412,7 @@ class MemberAdmin(admin.ModelAdmin):
 
     def status_view(self, request: HttpRequest, member_id: int) -> Any:
         def call(member: Member, data: dict[str, Any]) -> None:
-            member_status_set(member_id=member.pk, status=data["status"], actor=request.user)
+            member_status_set(member_id=member.pk, status=data["status"])
 
         return self._action(request, member_id, MemberStatusForm, gettext("Change status"), call,
                             gettext("Status changed."))
@@ -427,7 +427,7 @@ class MemberAdmin(admin.ModelAdmin):
 
     def referrer_view(self, request: HttpRequest, member_id: int) -> Any:
         def call(member: Member, data: dict[str, Any]) -> None:
-            member_referrer_set(member_id=member.pk, referrer_code=data["referrer_code"], actor=request.user)
+            member_referrer_set(member_id=member.pk, referrer_code=data["referrer_code"])
 
         return self._action(request, member_id, ReferrerForm, gettext("Set the referrer"), call,
                             gettext("Referrer recorded."))

@@ -286,3 +286,19 @@ def test_an_account_is_opened_for_every_member_created_in_the_admin(operator):
     member = Member.objects.get(external_id="ACC-1")
     assert member.phone == "01022223333"
     assert Account.objects.get(member=member).balance == 0
+
+
+def test_a_big_list_shows_an_estimate_and_a_broad_filter_a_capped_count(operator, monkeypatch):
+    from members.paging import EstimatedCountPaginator
+
+    for n in range(5):
+        new_member(external_id=f"CAP-{n}", birthday=date(1990, 3, 1))
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 2)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    broad = operator.get(MEMBERS_URL, {"birthday_month": "3"}, **english).content.decode()
+    assert "more than 2 members" in " ".join(broad.split())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE members_member")
+        everyone = operator.get(MEMBERS_URL, **english).content.decode()
+        assert "about 5 members" in " ".join(everyone.split())
