@@ -120,3 +120,27 @@ def test_a_member_added_in_the_admin_earns_through_the_api_at_once(web) -> None:
     )
     assert lookup.status == 200, lookup.text()
     assert "WEB-NEW-1" in lookup.text()
+
+
+def test_the_member_page_reads_in_korean(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    """Korean staff get the page in Korean (the CJK font draws it in the screenshot)."""
+    operator = staff_in(OPERATOR)
+    member = member_upsert(external_id="WEB-KO-1", name="한국어", phone="010-5555-1212").member
+    points_adjust(member=member, points=2500, reason="환영 포인트", key="web-ko-credit")
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/admin/login/?next=/admin/")
+        page.fill("#id_username", operator.username)
+        page.fill("#id_password", STAFF_PASSWORD)
+        with page.expect_navigation():
+            page.click("input[type=submit]")
+        page.goto(live_server.url + f"/admin/members/member/{member.pk}/change/")
+        expect(page.locator("#balance")).to_contain_text("가용 포인트")
+        expect(page.locator("#ledger")).to_contain_text("원장")
+        expect(page.locator(".object-tools")).to_contain_text("최저 등급 설정")
+        page.screenshot(path=str(SCREENSHOTS / "member-page-ko.png"), full_page=True)
+        page.goto(live_server.url + f"/admin/members/member/{member.pk}/merge/")
+        page.screenshot(path=str(SCREENSHOTS / "member-merge-ko.png"), full_page=True)
+    finally:
+        context.close()
