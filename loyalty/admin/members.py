@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -67,6 +68,7 @@ EXPORT_PERMISSION = "members.export_members"
 ADJUSTMENT_ADD_PERMISSION = "loyalty.add_adjustment"
 ENTRIES_PER_PAGE = 20
 RECENT_ROWS = 20
+BULK_LIMIT = 500  # members per bulk status change: each is its own transaction
 
 
 # List filters ----------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class MemberAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     ordering = ("-joined_at", "-id")
-    actions = None
+    actions = ["status_set_selected"]
 
     # Columns ---------------------------------------------------------------------------
 
@@ -247,6 +249,40 @@ class MemberAdmin(admin.ModelAdmin):
                 ip_address=client_ip(request),
             )
         return response
+
+    @admin.action(description=_("Change the status of the selected members"), permissions=["change"])
+    def status_set_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        """Set one status on up to :data:`BULK_LIMIT` selected members, each through the service."""
+        selected = list(queryset.order_by("pk").values_list("pk", "external_id")[: BULK_LIMIT + 1])
+        if len(selected) > BULK_LIMIT:
+            self.message_user(request, gettext("Select at most %(limit)d members at a time.")
+                              % {"limit": BULK_LIMIT}, messages.ERROR)
+            return None
+        form = MemberStatusForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            changed, refused = [], []
+            for pk, external_id in selected:
+                try:
+                    member_status_set(member_id=pk, status=form.cleaned_data["status"])
+                except LoyaltyError:
+                    refused.append(external_id)
+                else:
+                    changed.append(pk)
+            if changed:
+                personal_data_access_record(
+                    user=request.user, action=PersonalDataAccess.Action.CHANGE, member_ids=changed,
+                    query=gettext("Status changed."), reason=form.cleaned_data["reason"],
+                    ip_address=client_ip(request),
+                )
+            self.message_user(request, gettext("Status changed for %(count)d members.") % {"count": len(changed)},
+                              messages.SUCCESS)
+            if refused:
+                self.message_user(request, gettext("Not changed (merged members keep their status): %(ids)s")
+                                  % {"ids": ", ".join(refused)}, messages.WARNING)
+            return None
+        context = self._context(request, title=gettext("Change the status of the selected members"), form=form,
+                                selected=selected, action_checkbox_name=ACTION_CHECKBOX_NAME)
+        return TemplateResponse(request, "admin/loyalty/member/status_action.html", context)
 
     # URLs: the page and its actions --------------------------------------------------------
 

@@ -302,3 +302,29 @@ def test_a_big_list_shows_an_estimate_and_a_broad_filter_a_capped_count(operator
             cursor.execute("ANALYZE members_member")
         everyone = operator.get(MEMBERS_URL, **english).content.decode()
         assert "about 5 members" in " ".join(everyone.split())
+
+
+def test_a_status_set_on_selected_members_goes_through_the_service_for_each(operator):
+    first, second = new_member(), new_member()
+    merged_into = new_member(phone="010-3030-4040")
+    merged = new_member(phone="010-3030-4040")
+    operator.post(page_url(merged_into.pk, "merge"), {"source": merged.pk, "confirm": "on"})
+    selection = {"action": "status_set_selected", "_selected_action": [first.pk, second.pk, merged.pk]}
+    asked = operator.post(MEMBERS_URL, selection)
+    assert asked.status_code == 200 and 'id="status-action-form"' in asked.content.decode()
+    assert reload(first).status == MemberStatus.ACTIVE  # nothing changes before the form is sent
+    done = operator.post(MEMBERS_URL, {**selection, "apply": "1", "status": "dormant", "reason": "1 year idle"})
+    assert done.status_code == 302
+    assert reload(first).status == reload(second).status == MemberStatus.DORMANT
+    assert reload(merged).status == MemberStatus.MERGED
+    logged = PersonalDataAccess.objects.get(action=PersonalDataAccess.Action.CHANGE, reason="1 year idle")
+    assert set(logged.member_rows.values_list("member_id", flat=True)) == {first.pk, second.pk}
+
+
+def test_a_viewer_gets_no_bulk_action():
+    client = client_for(staff(VIEWER, username="bulk-viewer"))
+    member = new_member()
+    client.post(MEMBERS_URL, {"action": "status_set_selected", "_selected_action": [member.pk],
+                              "apply": "1", "status": "suspended", "reason": "x"})
+    assert reload(member).status == MemberStatus.ACTIVE
+    assert 'name="_selected_action"' not in client.get(MEMBERS_URL).content.decode()
