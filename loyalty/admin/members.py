@@ -201,6 +201,7 @@ class MemberAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     ordering = ("-joined_at", "-id")
+    sortable_by = ("external_id", "joined_at")  # the indexed ones: sorting by name or tier sorts a million rows
     actions = ["status_set_selected"]
 
     # Columns ---------------------------------------------------------------------------
