@@ -19,15 +19,16 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 
 from django.core import signals  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import close_old_connections  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from config.wsgi import application  # noqa: E402
 from loyalty.api.keys import widget_token_issue  # noqa: E402
 
 from .conftest import give_points, make_key, make_member, record_purchase, record_redemption  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("DANGOL_FUZZ_EXAMPLES", "25"))
+application = get_wsgi_application()  # not config.wsgi: that marks this process as a web process
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 ANCHOR_MEMBER = "FUZZ-1"
