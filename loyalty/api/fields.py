@@ -72,6 +72,22 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# DRF refuses NUL in any text (PostgreSQL cannot store it); a name needs more than spaces.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+NAME_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN})
+class NameField(StrictCharField):
+    """A person's name: required, not only spaces (it is trimmed)."""
+
+
+@extend_schema_field({"type": "string", "format": "phone-kr", "maxLength": 30,
+                      "description": "A Korean number in any notation: 010-1234-5678, 01012345678, +82 10 1234 5678"})
+class PhoneField(StrictCharField):
+    """A Korean phone number in any notation (``members.phone`` normalizes and checks it)."""
+
+
 class StrictSlugField(serializers.SlugField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

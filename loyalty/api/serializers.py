@@ -13,6 +13,8 @@ from .fields import (
     BirthdayField,
     IdentifierField,
     LineAmountField,
+    NameField,
+    PhoneField,
     PositiveAmountField,
     StrictBooleanField,
     StrictCharField,
@@ -32,8 +34,8 @@ class ConsentSerializer(serializers.Serializer):
 
 
 class MemberInputSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100)
-    phone = StrictCharField(max_length=30, required=False, allow_blank=True, allow_null=True)
+    name = NameField(max_length=100)
+    phone = PhoneField(max_length=30, required=False, allow_blank=True, allow_null=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
     birthday = BirthdayField(required=False, allow_null=True)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)

@@ -28,7 +28,7 @@ from ..policy import policy_cached
 from ..selectors import balance_card, member_with_tier
 from . import serializers as s
 from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
-from .fields import identifier_problem
+from .fields import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN, identifier_problem
 from .keys import WidgetClaims, widget_token_issue
 from .throttle import ApiKeyRateThrottle
 
@@ -50,6 +50,15 @@ ERROR_EXAMPLES = [
                    value={"code": "invalid", "detail": "Invalid input.",
                           "errors": {"amount": ["A valid number is required."]}}),
 ]
+
+def path_id(name: str, max_length: int) -> OpenApiParameter:
+    """An identifier in the path, with the rule it keeps (API.md, "Errors")."""
+    return OpenApiParameter(name, {"type": "string", "format": IDENTIFIER_FORMAT, "pattern": IDENTIFIER_PATTERN,
+                                   "minLength": 1, "maxLength": max_length}, OpenApiParameter.PATH)
+
+
+EXTERNAL_ID = path_id("external_id", 64)
+ORDER_ID = path_id("order_id", 100)
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
@@ -131,12 +140,13 @@ class MemberDetailApi(KeyView):
         self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
         return super().get_permissions()
 
-    @extend_schema(responses={200: s.MemberOutputSerializer, **ERRORS}, summary="Read a member")
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.MemberOutputSerializer, **ERRORS},
+                   summary="Read a member")
     def get(self, request: Request, external_id: str) -> Response:
         return Response(s.MemberOutputSerializer(self.member_get(external_id)).data)
 
     @extend_schema(
-        request=s.MemberInputSerializer,
+        request=s.MemberInputSerializer, parameters=[EXTERNAL_ID],
         responses={200: s.MemberOutputSerializer, 201: s.MemberOutputSerializer, **ERRORS},
         summary="Create or update a member",
         examples=[OpenApiExample("Sign-up", request_only=True, value={
@@ -234,7 +244,8 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
 class MemberBalanceApi(KeyView):
     required_scope = ApiScope.MEMBERS_READ
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS",
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.BalanceOutputSerializer, **ERRORS},
+                   summary="Balance for a widget or the POS",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request, external_id: str) -> Response:
         ident = clean_id(external_id)
@@ -283,6 +294,7 @@ class MemberTransactionsApi(KeyView):
 
     @extend_schema(
         parameters=[
+            EXTERNAL_ID,
             OpenApiParameter("kind", str, enum=EntryKind.values), OpenApiParameter("since", OpenApiTypes.DATE),
             OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
@@ -292,6 +304,9 @@ class MemberTransactionsApi(KeyView):
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = self.member_get(external_id, Member.objects.select_related("account"))
+        for name in ("kind", "since", "until"):
+            if request.query_params.get(name, None) == "":  # django-filter would ignore it: not "everything"
+                raise exceptions.ValidationError({name: ["This field may not be blank."]})
         page_size = request.query_params.get("page_size")
         if page_size is not None and (not page_size.isdigit() or not 1 <= int(page_size) <= 200):
             raise exceptions.ValidationError({"page_size": ["Between 1 and 200."]})
@@ -335,7 +350,7 @@ class RefundCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RefundInputSerializer,
+        request=s.RefundInputSerializer, parameters=[ORDER_ID],
         responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
         summary="Refund part or all of an order",
     )
@@ -358,7 +373,8 @@ class RedemptionCreateApi(KeyView):
 
     @extend_schema(
         request=s.RedemptionInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
+                                     OpenApiParameter.HEADER)],
         responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
                    409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
                    422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},

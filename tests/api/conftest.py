@@ -173,8 +173,9 @@ def record_purchase(member: Member, amount: str = "45000", *, store: Store | Non
 
 def record_redemption(member: Member, points: int = 1000, *, order_amount: str = "100000",
                       store: Store | None = None) -> int:
+    where = {"store": store} if store is not None else {}
     outcome = points_redeem(member=member, points=points, order_id=unique("PAY"), order_amount=order_amount,
-                            store=store)
+                            **where)
     return int(outcome.data["id"])
 
 
