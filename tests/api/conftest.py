@@ -171,11 +171,8 @@ def record_purchase(member: Member, amount: str = "45000", *, store: Store | Non
     return order_id
 
 
-def record_redemption(member: Member, points: int = 1000, *, order_amount: str = "100000",
-                      store: Store | None = None) -> int:
-    where = {"store": store} if store is not None else {}
-    outcome = points_redeem(member=member, points=points, order_id=unique("PAY"), order_amount=order_amount,
-                            **where)
+def record_redemption(member: Member, points: int = 1000, *, order_amount: str = "100000") -> int:
+    outcome = points_redeem(member=member, points=points, order_id=unique("PAY"), order_amount=order_amount)
     return int(outcome.data["id"])
 
 

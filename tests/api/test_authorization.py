@@ -18,7 +18,7 @@ from django.core import signing
 from django.utils import timezone
 
 from loyalty.api.keys import WIDGET_TOKEN_SALT, widget_token_issue
-from loyalty.models import LedgerEntry, Operation, Purchase
+from loyalty.models import LedgerEntry, Operation, Purchase, Redemption
 from members.models import Member, Store
 
 from .conftest import (
@@ -59,11 +59,20 @@ def ctx(db: None) -> Ctx:
     member_a = make_member(external_id="MA", store_code=store_a.code, phone="010-1000-0001")
     member_b = make_member(external_id="MB", store_code=store_b.code, phone="010-1000-0002")
     orders, redemptions = {}, {}
-    for member, store in ((member_a, store_a), (member_b, store_b)):
+    key_a = make_key(store=store_a)
+    for member, store, key in ((member_a, store_a, key_a), (member_b, store_b, make_key(store=store_b))):
         give_points(member, 5000)
         orders[member.external_id] = record_purchase(member, "10000", store=store)
-        redemptions[member.external_id] = record_redemption(member, 1000, store=store)
-    return Ctx(store_a, store_b, make_key(store=store_a), member_a, member_b, orders, redemptions)
+        # each member's redemption made at the till of its home store, with that store's key
+        redemptions[member.external_id] = store_redemption(key, member)
+    return Ctx(store_a, store_b, key_a, member_a, member_b, orders, redemptions)
+
+
+def store_redemption(key: IssuedKey, member: Member, points: int = 1000) -> int:
+    response = key_api(key).post("/api/v1/redemptions", {"external_id": member.external_id, "points": points,
+                                                         "order_id": unique("PAY"), "order_amount": "10000"})
+    assert response.status_code == 201, response.content
+    return int(response.json()["id"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,13 +335,11 @@ def test_store_key_cannot_cancel_a_redemption_made_with_a_brand_key(ctx: Ctx) ->
 
 
 def test_a_redemption_records_the_store_of_its_key_and_that_store_may_cancel_it(ctx: Ctx) -> None:
-    api = key_api(ctx.key_a)
-    made = api.post("/api/v1/redemptions", {"external_id": "MB", "points": 1000, "order_id": "POS-9",
-                                            "order_amount": "10000"})
-    assert made.status_code == 201
-    assert key_api(make_key(store=ctx.store_b)).post(f"/api/v1/redemptions/{made.json()['id']}/cancel"
-                                                     ).status_code == 403
-    response = api.post(f"/api/v1/redemptions/{made.json()['id']}/cancel")
+    rid = store_redemption(ctx.key_a, ctx.member_b)  # store A's till, store B's member
+    assert Redemption.objects.get(pk=rid).store_id == ctx.store_a.pk
+    assert_error(key_api(make_key(store=ctx.store_b)).post(f"/api/v1/redemptions/{rid}/cancel"),
+                 403, "permission_denied")
+    response = key_api(ctx.key_a).post(f"/api/v1/redemptions/{rid}/cancel")
     assert response.status_code == 200 and response.json()["points_restored"] == 1000
 
 
