@@ -51,6 +51,7 @@ ERROR_EXAMPLES = [
                           "errors": {"amount": ["A valid number is required."]}}),
 ]
 
+
 def path_id(name: str, max_length: int) -> OpenApiParameter:
     """An identifier in the path, with the rule it keeps (API.md, "Errors")."""
     return OpenApiParameter(name, {"type": "string", "format": IDENTIFIER_FORMAT, "pattern": IDENTIFIER_PATTERN,
