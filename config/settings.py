@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "loyalty.api.cors.WidgetCorsMiddleware",
@@ -100,6 +101,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database that accepts connections and never answers must not hold a request: connecting
+# gives up after DB_CONNECT_TIMEOUT seconds (libpq's minimum is 2) and, in web processes only,
+# a statement is cancelled after DB_STATEMENT_TIMEOUT_MS. config/wsgi.py marks the process as
+# a web process (DANGOL_WEB_PROCESS=1) before the settings load; Celery workers, beat and
+# management commands (imports, expiry, the audit) run long statements on purpose and get none.
+DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "2"))
+DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "3000"))
+WEB_PROCESS = env_bool("DANGOL_WEB_PROCESS", False)
 # The balance card is a server-side prepared statement on PostgreSQL (planned once per
 # connection). Turn it off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements do not follow the client.
@@ -111,6 +120,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django's cursors bind on the client and never prepare; psycopg prepares only what
         # asks for it (loyalty.selectors.fetch_prepared), as long as this is not None.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if WEB_PROCESS and DB_STATEMENT_TIMEOUT_MS > 0:
+        _timeout = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+        _pg_options["options"] = f"{_pg_options.get('options', '')} {_timeout}".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout lets the worker and the web server share it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -145,9 +159,18 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "admin:login"
 
+# Bodies: an API request is a small JSON document (a purchase with 500 items is ~100 kB);
+# the admin uploads files (member imports) and has its own, larger limit.
+DANGOL_API_MAX_BODY_BYTES = int(os.environ.get("DANGOL_API_MAX_BODY_BYTES", str(1024 * 1024)))
+DANGOL_ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("DANGOL_ADMIN_UPLOAD_MAX_BYTES", str(50 * 1024 * 1024)))
+# Proxies in front of the app whose X-Forwarded-For may be believed (0: use REMOTE_ADDR only).
+DANGOL_TRUSTED_PROXY_HOPS = int(os.environ.get("DANGOL_TRUSTED_PROXY_HOPS", "0"))
+# Wrong API keys allowed per client address before it is refused (429) without a lookup.
+DANGOL_AUTH_FAILURE_RATE = os.environ.get("DANGOL_AUTH_FAILURE_RATE", "20/min")
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["loyalty.api.parsers.SafeJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -164,14 +187,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "loyalty.api.schema.text_rules_hook",
+    ],
 }
 
 # Caches hold API throttling state: Redis when REDIS_URL is set (shared by every worker),
 # process memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis that stalls must not stall requests: every call gives up after this many seconds, and
+# the rate limiter then lets requests through without asking for REDIS_RETRY_SECONDS.
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "0.2"))
+REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "30"))
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "OPTIONS": {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -187,6 +219,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "control_folder": str(VAR_DIR / "celery-control"),
     }
+# /health/ asks the broker with this bound on connecting and on each read (seconds).
+BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "1"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

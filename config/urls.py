@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import health
 from loyalty.api.demo import widget_demo
-from loyalty.api.views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),

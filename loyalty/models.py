@@ -91,7 +91,8 @@ class Operation(models.Model):
     """
 
     kind = models.CharField(_("kind"), max_length=16, choices=OperationKind.choices)
-    key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    # 255: an activity's key is "activity:" + its type (40) + ":" + its reference (200).
+    key = models.CharField(_("idempotency key"), max_length=255, unique=True)
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     result = models.JSONField(_("result"), default=dict, blank=True)
     actor = models.ForeignKey(
@@ -146,7 +147,8 @@ class LedgerEntry(models.Model):
     points = models.BigIntegerField(_("points"))
     balance_after = models.BigIntegerField(_("balance after"), null=True, blank=True)
     version = models.BigIntegerField(_("version"), null=True, blank=True)
-    reference = models.CharField(_("reference"), max_length=200, blank=True)
+    # 255: an activity's entries hold its type (40) + ":" + its reference (200).
+    reference = models.CharField(_("reference"), max_length=255, blank=True)
     order_id = models.CharField(_("order id"), max_length=100, blank=True, db_index=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
     internal_note = models.TextField(_("internal note"), blank=True)
@@ -397,6 +399,10 @@ class Redemption(models.Model):
         _("idempotency key"), max_length=200, null=True, blank=True, unique=True
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text=_("The store of the key that redeemed: only that store's keys (or a brand key) may cancel it"),
+    )
     operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="redemption")
     cancel_operation = models.OneToOneField(
         Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_redemption"

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ..models import ApiKey
-from .keys import WidgetClaims, api_key_check, api_key_get, widget_token_check
+from .keys import WidgetClaims, api_key_check, api_key_get, api_key_remembered, widget_token_check
+from .throttle import AuthFailureLimit, client_address
 
 
 class ApiClient:
@@ -37,11 +38,21 @@ class ApiKeyAuthentication(BaseAuthentication):
     """``Authorization: Api-Key dg_<prefix>_<secret>``."""
 
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
+        """Wrong keys are counted per client address; an address over its limit is refused
+        (429) before its key is looked up, so guessing keys costs the database nothing. A key
+        this process checked moments ago needs no lookup and skips the count."""
         value = _credentials(request, "Api-Key")
         if value is None:
             return None
+        address: str | None = None
+        if not value or not api_key_remembered(value):
+            address = client_address(request)
+            wait = AuthFailureLimit.refused_for(address)
+            if wait is not None:
+                raise exceptions.Throttled(wait=wait, detail="Too many wrong API keys from this address.")
         key = api_key_check(value) if value else None
         if key is None:
+            AuthFailureLimit.record(address if address is not None else client_address(request))
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         return ApiClient(f"api-key:{key.prefix}"), key
 

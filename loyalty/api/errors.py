@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -30,6 +31,17 @@ _CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
+def too_large_body() -> dict[str, Any]:
+    return error_body("too_large", "The request body is larger than this server accepts.")
+
+
+def unavailable_body() -> dict[str, Any]:
+    return error_body("service_unavailable", "The points service is temporarily unavailable. Retry later.")
+
+
+RETRY_AFTER_SECONDS = "5"
+
+
 def error_body(code: str, detail: str, errors: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "detail": detail}
     if errors:
@@ -37,23 +49,30 @@ def error_body(code: str, detail: str, errors: Any = None) -> dict[str, Any]:
     return body
 
 
-def _flatten(detail: Any) -> Any:
+def _flatten(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested validation errors as the contract's ``{field: [messages]}``, with a dotted
+    path for nested fields: ``items.0.amount``, ``marketing_consent.email``."""
+    flat: dict[str, list[str]] = {}
+    _flatten_into(flat, "", detail)
+    return flat or {"non_field_errors": ["Invalid input."]}
+
+
+def _flatten_into(flat: dict[str, list[str]], path: str, detail: Any) -> None:
     if isinstance(detail, dict):
-        return {
-            str(k): _flatten(v) if isinstance(v, dict) else [str(x) for x in _as_list(v)] for k, v in detail.items()
-        }
-    return {"non_field_errors": [str(x) for x in _as_list(detail)]}
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        out: list[Any] = []
-        for item in value:
-            out.extend(_as_list(item) if isinstance(item, list | dict) else [item])
-        return out
-    if isinstance(value, dict):
-        return [f"{k}: {v}" for k, v in value.items()]
-    return [value]
+        for key, value in detail.items():
+            # A nested serializer's own errors (not a list, not an object) belong to its field.
+            nested = path if key == "non_field_errors" and path else ".".join(p for p in (path, str(key)) if p)
+            _flatten_into(flat, nested, value)
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        # One entry per item of a list field; items without errors are empty.
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):
+                _flatten_into(flat, f"{path}.{index}" if path else str(index), item)
+            elif item:
+                flat.setdefault(path or "non_field_errors", []).append(str(item))
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        flat.setdefault(path or "non_field_errors", []).extend(str(m) for m in messages)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -61,16 +80,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, LoyaltyError):
         return Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, OperationalError | InterfaceError):
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return Response(
-            error_body("service_unavailable", "The points service is temporarily unavailable. Retry later."),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"},
-        )
+        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": RETRY_AFTER_SECONDS})
     if isinstance(exc, DatabaseError):
         log.exception("database error in the API")
         return Response(error_body("invalid", "The request could not be stored."), status=status.HTTP_400_BAD_REQUEST)

@@ -92,6 +92,15 @@ def api_key_revoke(key: ApiKey) -> None:
     api_key_cache_clear()
 
 
+def api_key_remembered(plaintext: str) -> bool:
+    """Whether this process checked this key moments ago (and so needs no lookup to know it)."""
+    parts = plaintext.strip().split("_", 2)
+    if len(parts) != 3:
+        return False
+    remembered = _checked.get(secret_hash(parts[2]))
+    return remembered is not None and time.monotonic() - remembered[0] < KEY_CACHE_SECONDS
+
+
 def api_key_check(plaintext: str) -> ApiKey | None:
     """The active key this text names, or ``None``. One indexed query, constant-time compare."""
     parts = plaintext.strip().split("_", 2)

@@ -9,27 +9,38 @@ from rest_framework import serializers
 from members.models import Channel, Member
 
 from ..models import EntryKind, LedgerEntry
+from .fields import (
+    BirthdayField,
+    IdentifierField,
+    LineAmountField,
+    NameField,
+    PhoneField,
+    PositiveAmountField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSlugField,
+)
 
 
 def money_field() -> serializers.DecimalField:
-    """Money in: a decimal string or number, positive, with at most two decimals."""
-    return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-
+    """Money in: an ASCII decimal string or number, positive, with at most two decimals."""
+    return PositiveAmountField()
 
 
 class ConsentSerializer(serializers.Serializer):
-    sms = serializers.BooleanField(required=False)
-    email = serializers.BooleanField(required=False)
+    sms = StrictBooleanField(required=False)
+    email = StrictBooleanField(required=False)
 
 
 class MemberInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, allow_null=True)
+    name = NameField(max_length=100)
+    phone = PhoneField(max_length=30, required=False, allow_blank=True, allow_null=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = BirthdayField(required=False, allow_null=True)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-    store_code = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True)
-    referrer_code = serializers.CharField(max_length=16, required=False, allow_blank=True, allow_null=True)
+    store_code = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    referrer_code = StrictCharField(max_length=16, required=False, allow_blank=True, allow_null=True)
     marketing_consent = ConsentSerializer(required=False)
 
 
@@ -71,10 +82,10 @@ class MemberListSerializer(serializers.Serializer):
 
 
 class ItemSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    category = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
-    quantity = serializers.IntegerField(min_value=1, max_value=100000, required=False, default=1)
+    sku = StrictCharField(max_length=64, required=False, allow_blank=True)
+    category = StrictCharField(max_length=64, required=False, allow_blank=True)
+    amount = LineAmountField()
+    quantity = StrictIntegerField(min_value=1, max_value=100000, required=False, default=1)
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -83,12 +94,12 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class PurchaseInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    order_id = serializers.CharField(max_length=100)
+    external_id = IdentifierField(max_length=64)
+    order_id = IdentifierField(max_length=100)
     amount = money_field()
     occurred_at = serializers.DateTimeField(required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-    store_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    store_code = StrictCharField(max_length=32, required=False, allow_blank=True)
     items = ItemSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
 
@@ -109,7 +120,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
 
 
 class RefundInputSerializer(serializers.Serializer):
-    refund_id = serializers.CharField(max_length=100)
+    refund_id = IdentifierField(max_length=100)
     amount = money_field()
 
 
@@ -121,9 +132,9 @@ class RefundOutputSerializer(serializers.Serializer):
 
 
 class RedemptionInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    points = serializers.IntegerField(min_value=1, max_value=10**12)
-    order_id = serializers.CharField(max_length=100)
+    external_id = IdentifierField(max_length=64)
+    points = StrictIntegerField(min_value=1, max_value=10**12)
+    order_id = IdentifierField(max_length=100)
     order_amount = money_field()
     items = ItemSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
@@ -141,9 +152,9 @@ class CancelOutputSerializer(serializers.Serializer):
 
 
 class ActivityInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    type = serializers.SlugField(max_length=40)
-    reference = serializers.CharField(max_length=200)
+    external_id = IdentifierField(max_length=64)
+    type = StrictSlugField(max_length=40)
+    reference = IdentifierField(max_length=200)
     occurred_at = serializers.DateTimeField(required=False)
 
 
@@ -195,8 +206,15 @@ class EntrySerializer(serializers.ModelSerializer):
         return entry.lot.expires_on.isoformat() if entry.lot_id and entry.lot and entry.lot.expires_on else None
 
 
+class HistoryPageSerializer(serializers.Serializer):
+    """One page of history: ``next`` is the URL of the following page, null on the last."""
+
+    results = EntrySerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+
+
 class WidgetTokenInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
+    external_id = IdentifierField(max_length=64)
 
 
 class WidgetTokenOutputSerializer(serializers.Serializer):

@@ -9,8 +9,13 @@ the previous window's, weighted by how much of it the sliding window still cover
 and counting is one atomic step (a Lua script, one round trip) on Redis when ``REDIS_URL`` is
 set, and a dictionary under a lock in process memory otherwise. Refused requests are not
 counted, as with DRF: a client over its limit still gets its share once it slows down.
-If Redis cannot be reached the request is let through (and logged): a limiter that is down
-must not take the API down with it.
+If Redis cannot be reached, or does not answer within ``REDIS_TIMEOUT``, the request is let
+through (and logged), and so is every request for ``REDIS_RETRY_SECONDS`` without asking again:
+a limiter that is down must not take the API down, or slow it, with it.
+
+Wrong API keys are limited too, per client address (``client_address``), so that a key cannot
+be guessed by trying: an address over ``DANGOL_AUTH_FAILURE_RATE`` is refused before its key is
+looked up in the database.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class Counter(Protocol):
     def take(self, name: str, window: int, period: int, limit: int, overlap: float) -> tuple[bool, int, int]:
         """Count one request in ``window`` if the estimate allows it: ``(allowed, current, previous)``."""
 
+    def peek(self, name: str, window: int) -> tuple[int, int]:
+        """This window's count and the previous one's, counting nothing: ``(current, previous)``."""
+
 
 def estimate(current: int, previous: int, overlap: float) -> float:
     return previous * overlap + current
@@ -73,6 +81,10 @@ class LocalCounter:
             self._counts[(name, window)] = current + 1
             return True, current + 1, previous
 
+    def peek(self, name: str, window: int) -> tuple[int, int]:
+        with self._lock:
+            return self._counts.get((name, window), 0), self._counts.get((name, window - 1), 0)
+
 
 # KEYS: this window's counter, the previous one. ARGV: limit, overlap, expiry in seconds.
 TAKE_SCRIPT = """
@@ -88,27 +100,59 @@ return {1, current, previous}
 
 
 class RedisCounter:
-    """Counters shared by every worker, in Redis; one ``EVALSHA`` per request."""
+    """Counters shared by every worker, in Redis; one ``EVALSHA`` per request.
 
-    def __init__(self, url: str) -> None:
+    Redis that stalls (accepts the connection, never answers) costs one request at most
+    ``timeout`` seconds; the counter then lets every request through without asking for
+    ``retry_after`` seconds, so the API is not slowed while Redis is away.
+    """
+
+    def __init__(self, url: str, *, timeout: float | None = None, retry_after: float | None = None) -> None:
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._take = client.register_script(TAKE_SCRIPT)
-        self._down_since = 0.0
+        timeout = settings.REDIS_TIMEOUT if timeout is None else timeout
+        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._take = self._client.register_script(TAKE_SCRIPT)
+        self._retry_after = settings.REDIS_RETRY_SECONDS if retry_after is None else retry_after
+        self._away_until = 0.0
+        self._logged_at = -1e9
+
+    @staticmethod
+    def keys(name: str, window: int) -> list[str]:
+        # The braces keep both counters in one hash slot on a Redis Cluster (a script needs that).
+        return [f"dangol:rate:{{{name}}}:{window}", f"dangol:rate:{{{name}}}:{window - 1}"]
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._away_until
+
+    def _went_away(self) -> None:
+        now = time.monotonic()
+        self._away_until = now + self._retry_after
+        if now - self._logged_at > 60:  # one line a minute, not one per request
+            logger.warning("rate limiting skipped for %.0f s: Redis is unreachable", self._retry_after,
+                           exc_info=True)
+            self._logged_at = now
 
     def take(self, name: str, window: int, period: int, limit: int, overlap: float) -> tuple[bool, int, int]:
-        # The braces keep both counters in one hash slot on a Redis Cluster (a script needs that).
-        keys = [f"dangol:rate:{{{name}}}:{window}", f"dangol:rate:{{{name}}}:{window - 1}"]
+        if not self.available():
+            return True, 0, 0
         try:
-            allowed, current, previous = self._take(keys=keys, args=[limit, repr(overlap), period * 2 + 1])
+            allowed, current, previous = self._take(keys=self.keys(name, window),
+                                                    args=[limit, repr(overlap), period * 2 + 1])
         except Exception:
-            now = time.monotonic()
-            if now - self._down_since > 60:  # one line a minute, not one per request
-                logger.warning("rate limiting skipped: Redis is unreachable", exc_info=True)
-                self._down_since = now
+            self._went_away()
             return True, 0, 0
         return bool(allowed), int(current), int(previous)
+
+    def peek(self, name: str, window: int) -> tuple[int, int]:
+        if not self.available():
+            return 0, 0
+        try:
+            current, previous = self._client.mget(self.keys(name, window))
+        except Exception:
+            self._went_away()
+            return 0, 0
+        return int(current or 0), int(previous or 0)
 
 
 _counter: Counter | None = None
@@ -165,3 +209,41 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+def client_address(request: Any) -> str:
+    """The caller's address: ``REMOTE_ADDR``, unless ``DANGOL_TRUSTED_PROXY_HOPS`` proxies in front
+    of the app append to ``X-Forwarded-For``; then the address the outermost trusted one saw.
+    A client can write anything in that header; only what the trusted proxies appended counts."""
+    hops = settings.DANGOL_TRUSTED_PROXY_HOPS
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    if hops <= 0:
+        return remote
+    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-hops][:64] if len(forwarded) >= hops else remote
+
+
+class AuthFailureLimit:
+    """Wrong keys per client address, on the same sliding window as the per-key limits."""
+
+    @staticmethod
+    def _where(now: float) -> tuple[int, int, int, float]:
+        limit, period = rate_parse(settings.DANGOL_AUTH_FAILURE_RATE)
+        window = int(now // period)
+        return limit, period, window, (now - window * period) / period
+
+    @classmethod
+    def refused_for(cls, address: str) -> float | None:
+        """Seconds to wait when ``address`` is over the limit (nothing is counted), else ``None``."""
+        limit, period, window, into = cls._where(time.time())
+        current, previous = counter().peek(f"auth:{address}:{period}", window)
+        if estimate(current, previous, 1.0 - into) < limit:
+            return None
+        return ApiKeyRateThrottle.wait_for(current, previous, limit, period, into)
+
+    @classmethod
+    def record(cls, address: str) -> None:
+        """Count one wrong key from ``address``."""
+        limit, period, window, into = cls._where(time.time())
+        counter().take(f"auth:{address}:{period}", window, period, limit, 1.0 - into)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import django_filters
-from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +28,7 @@ from ..policy import policy_cached
 from ..selectors import balance_card, member_with_tier
 from . import serializers as s
 from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
+from .fields import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN, identifier_problem
 from .keys import WidgetClaims, widget_token_issue
 from .throttle import ApiKeyRateThrottle
 
@@ -52,12 +51,24 @@ ERROR_EXAMPLES = [
                           "errors": {"amount": ["A valid number is required."]}}),
 ]
 
+
+def path_id(name: str, max_length: int) -> OpenApiParameter:
+    """An identifier in the path, with the rule it keeps (API.md, "Errors")."""
+    return OpenApiParameter(name, {"type": "string", "format": IDENTIFIER_FORMAT, "pattern": IDENTIFIER_PATTERN,
+                                   "minLength": 1, "maxLength": max_length}, OpenApiParameter.PATH)
+
+
+EXTERNAL_ID = path_id("external_id", 64)
+ORDER_ID = path_id("order_id", 100)
+
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
     401: OpenApiResponse(s.ErrorSerializer, description="not_authenticated / authentication_failed"),
     403: OpenApiResponse(s.ErrorSerializer, description="permission_denied"),
     404: OpenApiResponse(s.ErrorSerializer, description="member_not_found / not_found"),
+    413: OpenApiResponse(s.ErrorSerializer, description="too_large"),
     429: OpenApiResponse(s.ErrorSerializer, description="throttled"),
+    503: OpenApiResponse(s.ErrorSerializer, description="service_unavailable"),
 }
 
 
@@ -130,12 +141,13 @@ class MemberDetailApi(KeyView):
         self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
         return super().get_permissions()
 
-    @extend_schema(responses={200: s.MemberOutputSerializer, **ERRORS}, summary="Read a member")
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.MemberOutputSerializer, **ERRORS},
+                   summary="Read a member")
     def get(self, request: Request, external_id: str) -> Response:
         return Response(s.MemberOutputSerializer(self.member_get(external_id)).data)
 
     @extend_schema(
-        request=s.MemberInputSerializer,
+        request=s.MemberInputSerializer, parameters=[EXTERNAL_ID],
         responses={200: s.MemberOutputSerializer, 201: s.MemberOutputSerializer, **ERRORS},
         summary="Create or update a member",
         examples=[OpenApiExample("Sign-up", request_only=True, value={
@@ -143,14 +155,19 @@ class MemberDetailApi(KeyView):
             "channel": "online", "marketing_consent": {"sms": True, "email": False}})],
     )
     def put(self, request: Request, external_id: str) -> Response:
-        ident = clean_id(external_id)
-        if ident is None or len(ident) > 64:
-            raise exceptions.ValidationError({"external_id": ["Enter a valid id of at most 64 characters."]})
+        problem = identifier_problem(external_id)
+        if problem is None and len(external_id) > 64:
+            problem = "Ensure this field has no more than 64 characters."
+        if problem is not None:
+            raise exceptions.ValidationError({"external_id": [problem]})
+        ident = external_id
         data = self.validated(s.MemberInputSerializer)
         bound = self.key.store
-        existing = Member.objects.filter(external_id=ident).select_related("home_store").first()
-        if bound is not None and existing is not None and existing.home_store_id not in (None, bound.pk):
-            raise exceptions.PermissionDenied("This store key may not change a member of another store.")
+        existing = Member.objects.filter(external_id=ident).only("pk", "home_store_id").first()
+        # A store key changes only its own store's members; one with no home store (every
+        # online member) belongs to the brand, and only an unbound key may change it.
+        if bound is not None and existing is not None and existing.home_store_id != bound.pk:
+            raise exceptions.PermissionDenied("This store key may only change members of its own store.")
         if bound is not None and data.get("store_code") and data["store_code"] != bound.code:
             raise exceptions.PermissionDenied("This key may only register members of its own store.")
         consent = data.get("marketing_consent") or {}
@@ -191,7 +208,7 @@ class MemberLookupApi(KeyView):
     )
     def get(self, request: Request) -> Response:
         if not (request.query_params.get("phone") or request.query_params.get("email")):
-            raise exceptions.ValidationError({"phone": ["Give phone or email to look up."]})
+            return Response({"results": []})  # nothing asked, nothing found (never a list of everyone)
         filtered = MemberFilter(
             request.query_params,
             queryset=Member.objects.select_related("tier", "home_store", "referred_by").order_by("pk"),
@@ -228,7 +245,8 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
 class MemberBalanceApi(KeyView):
     required_scope = ApiScope.MEMBERS_READ
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS",
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.BalanceOutputSerializer, **ERRORS},
+                   summary="Balance for a widget or the POS",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request, external_id: str) -> Response:
         ident = clean_id(external_id)
@@ -243,6 +261,20 @@ class HistoryPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF checks a cursor's shape but not its position, which goes straight into
+        ``occurred_at < position``: a forged ``p=x`` made that filter raise (a 500). Only a
+        timestamp, as this paginator writes it, is a position."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                parsed = parse_datetime(str(cursor.position))
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"results": data, "next": self.get_next_link()})
@@ -263,14 +295,19 @@ class MemberTransactionsApi(KeyView):
 
     @extend_schema(
         parameters=[
+            EXTERNAL_ID,
             OpenApiParameter("kind", str, enum=EntryKind.values), OpenApiParameter("since", OpenApiTypes.DATE),
-            OpenApiParameter("until", OpenApiTypes.DATE), OpenApiParameter("page_size", int),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
             OpenApiParameter("cursor", str),
         ],
-        responses={200: s.EntrySerializer(many=True), **ERRORS}, summary="Points history, newest first",
+        responses={200: s.HistoryPageSerializer, **ERRORS}, summary="Points history, newest first",
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = self.member_get(external_id, Member.objects.select_related("account"))
+        for name in ("kind", "since", "until"):
+            if request.query_params.get(name, None) == "":  # django-filter would ignore it: not "everything"
+                raise exceptions.ValidationError({name: ["This field may not be blank."]})
         page_size = request.query_params.get("page_size")
         if page_size is not None and (not page_size.isdigit() or not 1 <= int(page_size) <= 200):
             raise exceptions.ValidationError({"page_size": ["Between 1 and 200."]})
@@ -314,7 +351,7 @@ class RefundCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RefundInputSerializer,
+        request=s.RefundInputSerializer, parameters=[ORDER_ID],
         responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
         summary="Refund part or all of an order",
     )
@@ -337,7 +374,8 @@ class RedemptionCreateApi(KeyView):
 
     @extend_schema(
         request=s.RedemptionInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
+                                     OpenApiParameter.HEADER)],
         responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
                    409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
                    422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},
@@ -354,7 +392,7 @@ class RedemptionCreateApi(KeyView):
         member = self.member_get(data["external_id"], Member.objects.all())
         outcome = services.points_redeem(
             member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
-            items=data.get("items", []), idempotency_key=key, actor=self.key.name,
+            items=data.get("items", []), idempotency_key=key, actor=self.key.name, store=self.key.store,
         )
         return answer(outcome, ("id", "points", "balance"))
 
@@ -364,8 +402,13 @@ class RedemptionCancelApi(KeyView):
 
     @extend_schema(request=None, responses={200: s.CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
     def post(self, request: Request, redemption_id: int) -> Response:
-        if not Redemption.objects.filter(pk=redemption_id).exists():
+        found = Redemption.objects.filter(pk=redemption_id).values_list("store_id", flat=True)[:1]
+        if not found:
             raise NotFound(f"No redemption {redemption_id}.")
+        # Redemption ids are sequential: a store key cancels only what a key of its store spent.
+        bound = self.key.store
+        if bound is not None and found[0] != bound.pk:
+            raise exceptions.PermissionDenied("This key may only cancel redemptions made for its own store.")
         outcome = services.redemption_cancel(redemption_id=redemption_id, actor=self.key.name)
         return answer(outcome, ("id", "points_restored", "balance"), always_200=True)
 
@@ -414,30 +457,3 @@ class WidgetBalanceApi(APIView):
         if body is None:
             raise MemberNotFound("The member of this token no longer exists.")
         return Response(body)
-
-
-def health(request: HttpRequest) -> JsonResponse:
-    """200 with each part's state; 503 when the database is down."""
-    parts: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        parts["database"] = "ok"
-    except Exception:
-        parts["database"] = "down"
-    parts["broker"] = broker_state()
-    every_part_ok = all(state == "ok" for state in parts.values())
-    body = {"status": "ok" if every_part_ok else "degraded", **parts, "time": datetime.now().astimezone().isoformat()}
-    # Without a broker the API still answers (tasks wait): only a dead database is a 503.
-    return JsonResponse(body, status=200 if parts["database"] == "ok" else 503)
-
-
-def broker_state() -> str:
-    from config.celery import app
-
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=0, timeout=1)
-        return "ok"
-    except Exception:
-        return "down"

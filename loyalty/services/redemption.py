@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from members.models import Member
+from members.models import Member, Store
 
 from .. import clock
 from ..errors import (
@@ -54,10 +54,12 @@ def points_redeem(
     items: Sequence[dict[str, Any]] = (),
     idempotency_key: str | None = None,
     actor: Any = None,
+    store: Store | None = None,
 ) -> Outcome:
     """Spend available points, soonest-to-expire lots first, recording which lots were used.
 
     Idempotent on the order id (and on the ``Idempotency-Key`` when the client sends one).
+    ``store`` is the store the redeeming key acts for, kept so that only that store may cancel.
     """
     if not order_id:
         raise InvalidRequest("order_id is required.", errors={"order_id": ["This field is required."]})
@@ -105,7 +107,7 @@ def points_redeem(
         member=member, order_id=order_id, points=points, order_amount=value,
         items=[{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
                for i in parsed_items],
-        idempotency_key=idempotency_key or None, operation=posting.operation,
+        idempotency_key=idempotency_key or None, operation=posting.operation, store=store,
     )
     RedemptionLot.objects.bulk_create(
         RedemptionLot(redemption=redemption, lot=lot, points=before[lot.pk] - lot.remaining)

@@ -18,7 +18,7 @@ from django.core import signing
 from django.utils import timezone
 
 from loyalty.api.keys import WIDGET_TOKEN_SALT, widget_token_issue
-from loyalty.models import LedgerEntry, Operation, Purchase
+from loyalty.models import LedgerEntry, Operation, Purchase, Redemption
 from members.models import Member, Store
 
 from .conftest import (
@@ -59,11 +59,20 @@ def ctx(db: None) -> Ctx:
     member_a = make_member(external_id="MA", store_code=store_a.code, phone="010-1000-0001")
     member_b = make_member(external_id="MB", store_code=store_b.code, phone="010-1000-0002")
     orders, redemptions = {}, {}
-    for member, store in ((member_a, store_a), (member_b, store_b)):
+    key_a = make_key(store=store_a)
+    for member, store, key in ((member_a, store_a, key_a), (member_b, store_b, make_key(store=store_b))):
         give_points(member, 5000)
         orders[member.external_id] = record_purchase(member, "10000", store=store)
-        redemptions[member.external_id] = record_redemption(member, 1000)
-    return Ctx(store_a, store_b, make_key(store=store_a), member_a, member_b, orders, redemptions)
+        # each member's redemption made at the till of its home store, with that store's key
+        redemptions[member.external_id] = store_redemption(key, member)
+    return Ctx(store_a, store_b, key_a, member_a, member_b, orders, redemptions)
+
+
+def store_redemption(key: IssuedKey, member: Member, points: int = 1000) -> int:
+    response = key_api(key).post("/api/v1/redemptions", {"external_id": member.external_id, "points": points,
+                                                         "order_id": unique("PAY"), "order_amount": "10000"})
+    assert response.status_code == 201, response.content
+    return int(response.json()["id"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -145,7 +154,7 @@ MATRIX: dict[str, tuple[tuple[int, str | None], ...]] = {
     "purchase_without_store": (CREATED, CREATED, (404, "member_not_found"), NO_AUTH, DENIED, NO_AUTH),
     "refund": (CREATED, DENIED, (404, "not_found"), NO_AUTH, DENIED, NO_AUTH),
     "redemption": (CREATED, CREATED, (404, "member_not_found"), NO_AUTH, DENIED, NO_AUTH),
-    "cancel": (OK, OK, (404, "not_found"), NO_AUTH, DENIED, NO_AUTH),
+    "cancel": (OK, DENIED, (404, "not_found"), NO_AUTH, DENIED, NO_AUTH),
     "activity": (CREATED, CREATED, (404, "member_not_found"), NO_AUTH, DENIED, NO_AUTH),
     "widget_token": (CREATED, CREATED, (404, "member_not_found"), NO_AUTH, CREATED, NO_AUTH),
     # wrong scope here: a server key where a widget token belongs; widget token: its own member
@@ -304,3 +313,53 @@ def test_a_tampered_widget_token_is_refused(ctx: Ctx) -> None:
                            salt=WIDGET_TOKEN_SALT, compress=False).rpartition(":")[0] + ":" + signature
     assert_error(bearer_api(forged).get("/api/v1/widget/balance"), 401, "authentication_failed")
     assert payload
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 8: a store key reaches nothing of another store's (redemptions, online members)
+# ---------------------------------------------------------------------------------------
+
+
+def test_store_key_cannot_cancel_a_redemption_made_for_another_store(ctx: Ctx) -> None:
+    rid = ctx.redemptions["MB"]  # made with store B's key: ids are sequential, so guessable
+    before = snapshot()
+    response = key_api(ctx.key_a).post(f"/api/v1/redemptions/{rid}/cancel")
+    assert_error(response, 403, "permission_denied")
+    assert snapshot() == before
+
+
+def test_store_key_cannot_cancel_a_redemption_made_with_a_brand_key(ctx: Ctx) -> None:
+    rid = record_redemption(ctx.member_a, 1000)  # no store: the storefront's
+    assert_error(key_api(ctx.key_a).post(f"/api/v1/redemptions/{rid}/cancel"), 403, "permission_denied")
+    assert key_api(make_key()).post(f"/api/v1/redemptions/{rid}/cancel").status_code == 200
+
+
+def test_a_redemption_records_the_store_of_its_key_and_that_store_may_cancel_it(ctx: Ctx) -> None:
+    rid = store_redemption(ctx.key_a, ctx.member_b)  # store A's till, store B's member
+    assert Redemption.objects.get(pk=rid).store_id == ctx.store_a.pk
+    assert_error(key_api(make_key(store=ctx.store_b)).post(f"/api/v1/redemptions/{rid}/cancel"),
+                 403, "permission_denied")
+    response = key_api(ctx.key_a).post(f"/api/v1/redemptions/{rid}/cancel")
+    assert response.status_code == 200 and response.json()["points_restored"] == 1000
+
+
+def test_an_unbound_key_cancels_any_stores_redemption(ctx: Ctx) -> None:
+    response = key_api(make_key()).post(f"/api/v1/redemptions/{ctx.redemptions['MB']}/cancel")
+    assert response.status_code == 200
+
+
+def test_store_key_cannot_edit_a_member_without_home_store(ctx: Ctx) -> None:
+    online = make_member(external_id="ONLINE-1", phone="010-2000-0001", email="on@example.com")
+    api = key_api(make_key(["members:read", "members:write"], store=ctx.store_a))
+    response = api.put("/api/v1/members/ONLINE-1", {"name": "Taken", "phone": "010-9999-9999",
+                                                   "email": "thief@example.com"})
+    assert_error(response, 403, "permission_denied")
+    online.refresh_from_db()
+    assert (online.name, online.phone, online.email, online.home_store_id) == (
+        "김단골", "01020000001", "on@example.com", None)
+
+
+def test_store_key_edits_its_own_stores_member(ctx: Ctx) -> None:
+    response = key_api(ctx.key_a).put("/api/v1/members/MA", {"name": "A2", "phone": "010-3000-0001"})
+    assert response.status_code == 200
+    assert Member.objects.get(external_id="MA").name == "A2"
