@@ -13,13 +13,17 @@ from .keys import WidgetClaims, api_key_check, api_key_get, widget_token_check
 
 
 class ApiClient:
-    """The caller behind a key or a token; DRF wants a user-like object."""
+    """The caller behind a key or a token; DRF wants a user-like object.
+
+    ``audit_name`` (a key's name) is who the audit trail records for the writes it makes.
+    """
 
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, audit_name: str | None = None) -> None:
         self.label = label
+        self.audit_name = audit_name
 
     def __str__(self) -> str:
         return self.label
@@ -43,7 +47,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         key = api_key_check(value) if value else None
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        return ApiClient(f"api-key:{key.prefix}"), key
+        return ApiClient(f"api-key:{key.prefix}", audit_name=key.name), key
 
     def authenticate_header(self, request: Request) -> str:
         return "Api-Key"
