@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from members.privacy import email_for, phone_for
 
@@ -60,10 +61,10 @@ class Change:
 
 def _action_label(action: int) -> str:
     return {
-        LogEntry.Action.CREATE: _("Created"),
-        LogEntry.Action.UPDATE: _("Changed"),
-        LogEntry.Action.DELETE: _("Deleted"),
-    }.get(action, _("Logged"))
+        LogEntry.Action.CREATE: pgettext("audit action", "Created"),
+        LogEntry.Action.UPDATE: pgettext("audit action", "Changed"),
+        LogEntry.Action.DELETE: pgettext("audit action", "Deleted"),
+    }.get(action, pgettext("audit action", "Logged"))
 
 
 def author_label(entry: LogEntry) -> tuple[str, str]:

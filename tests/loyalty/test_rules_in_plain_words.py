@@ -30,7 +30,7 @@ def test_a_purchase_rule_reads_as_a_sentence_in_english_and_korean() -> None:
     with translation.override("en"):
         assert rule_sentence(rule) == "1 P per 100 KRW, pending 7 days, valid 365 days (12 months)"
     with translation.override("ko"):
-        assert rule_sentence(rule) == "100원당 1 P, 7일 후 사용 가능, 365일 유효 (12개월)"
+        assert rule_sentence(rule) == "100원당 1 P, 7일간 적립 예정, 365일 유효 (12개월)"
 
 
 def test_a_rule_sentence_states_every_limit() -> None:
