@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .selectors import author_label, changed_field_labels, changes_for, changes_render
@@ -47,7 +48,7 @@ class TrackedModelFilter(admin.SimpleListFilter):
         choices = []
         for label in TRACKED:
             model = apps.get_model(label)
-            choices.append((label.lower(), str(model._meta.verbose_name_plural).capitalize()))
+            choices.append((label.lower(), capfirst(str(model._meta.verbose_name_plural))))
         return choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
@@ -91,7 +92,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("record"))
     def object_link(self, entry: LogEntry) -> str:
         ct = entry.content_type
-        label = f"{str(ct.model_class()._meta.verbose_name).capitalize() if ct.model_class() else ct.model}: "
+        model = ct.model_class()
+        label = f"{capfirst(str(model._meta.verbose_name)) if model else ct.model}: "
         try:
             url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[entry.object_pk])
         except NoReverseMatch:
@@ -106,6 +108,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("why"))
     def reason(self, entry: LogEntry) -> str:
         return str((entry.additional_data or {}).get("reason", ""))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {"title": _("Audit trail: every recorded change"),
+                                                 **(extra_context or {})})
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:

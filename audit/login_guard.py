@@ -56,6 +56,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     context = {
         **admin.site.each_context(request),
         "title": _("Login locked"),
+        "is_nav_sidebar_enabled": False,
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cooloff_minutes": minutes,
     }

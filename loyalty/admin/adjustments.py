@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -63,8 +64,8 @@ class AdjustmentRequestForm(forms.Form):
     )
     validity_days = forms.IntegerField(
         label=_("validity (days)"), required=False, min_value=1, max_value=3650,
-        help_text=_("For added points: days until they expire. Empty: %(days)s days, the usual validity.")
-        % {"days": DEFAULT_VALIDITY_DAYS},
+        help_text=format_lazy(_("For added points: days until they expire. Empty: {days} days, the usual validity."),
+                              days=DEFAULT_VALIDITY_DAYS),
     )
     never_expires = forms.BooleanField(label=_("added points never expire"), required=False)
 
