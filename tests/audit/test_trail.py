@@ -207,3 +207,18 @@ def test_revoking_a_key_in_the_admin_is_on_the_trail(client) -> None:  # type: i
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     last = entries(key)[-1]
     assert last.actor == boss and "revoked_at" in last.changes_dict
+
+
+def test_erasing_a_member_blanks_their_personal_data_in_the_trail_and_keeps_the_rest() -> None:
+    from audit.erasure import member_trail_erase
+
+    member = member_upsert(external_id="E1", name="지울회원", phone="010-1111-2222", email="erase@example.com").member
+    member_upsert(external_id="E1", name="지울회원", phone="010-3333-4444", marketing_sms=True)
+    other = member_upsert(external_id="E2", name="남을회원", phone="010-5555-6666").member
+    assert member_trail_erase(member) == 2
+    created, changed = entries(member)
+    assert "지울회원" not in created.object_repr and "E1" in created.object_repr
+    assert changed.changes_dict["phone"] == ["[erased]", "[erased]"]
+    assert changed.changes_dict["marketing_sms"] == ["False", "True"]
+    assert created.changes_dict["email"][1] == "[erased]"
+    assert entries(other)[0].changes_dict["phone"][1] == "01055556666"
