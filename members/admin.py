@@ -95,6 +95,7 @@ class TierForm(forms.ModelForm):
 class TierAdmin(AuditHistoryMixin, admin.ModelAdmin):
     form = TierForm
     list_display = ("rank", "name", "in_plain_words", "code", "is_active")
+    list_display_links = ("name",)
     ordering = ("rank",)
     readonly_fields = ("in_plain_words",)
     fieldsets = (

@@ -53,7 +53,8 @@ class AdjustmentRequestForm(forms.Form):
                                   initial=Direction.ADD)
     points = forms.IntegerField(label=_("points"), min_value=1, max_value=100_000_000,
                                 help_text=_("A whole number of points, without a sign."))
-    reason_code = forms.ChoiceField(label=_("reason code"), choices=Adjustment.ReasonCode.choices)
+    reason_code = forms.ChoiceField(label=_("reason code"), choices=[("", "---------"), *Adjustment.ReasonCode.choices],
+                                    help_text=_("Why, for reports: choose one."))
     reason = forms.CharField(
         label=_("reason shown to the member"), max_length=200,
         help_text=_("The member reads this in their points history, e.g. \"Apology for the late delivery\"."),

@@ -227,3 +227,11 @@ def test_adjustments_are_never_edited_or_deleted_in_the_admin(client) -> None:  
     delete = client.post(reverse("admin:loyalty_adjustment_delete", args=[adjustment.pk]), {"post": "yes"})
     assert delete.status_code == 403
     assert Adjustment.objects.get(pk=adjustment.pk).points == 10
+
+
+def test_a_reason_code_must_be_chosen(client, operator) -> None:  # type: ignore[no-untyped-def]
+    member = new_member()
+    client.force_login(operator)
+    response = request_adjustment(client, member, 10, reason_code="")
+    assert response.status_code == 200 and "reason_code" in response.context["form"].errors
+    assert not Adjustment.objects.exists()
