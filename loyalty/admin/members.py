@@ -7,12 +7,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import AuditHistoryMixin
 from members.models import Member
 from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(AuditHistoryMixin, admin.ModelAdmin):  # History: the audit trail (admin-audit)
     list_display = ("external_id", "name", "phone_display", "email", "tier", "channel", "status", "joined_at")
     list_filter = ("status", "channel", "tier", "home_store")
     search_fields = ("external_id", "name", "phone", "email", "referral_code")

@@ -222,3 +222,12 @@ def test_erasing_a_member_blanks_their_personal_data_in_the_trail_and_keeps_the_
     assert changed.changes_dict["marketing_sms"] == ["False", "True"]
     assert created.changes_dict["email"][1] == "[erased]"
     assert entries(other)[0].changes_dict["phone"][1] == "01055556666"
+
+
+def test_a_members_history_page_masks_personal_data_for_a_viewer(client) -> None:  # type: ignore[no-untyped-def]
+    member = member_upsert(external_id="V1", name="문단골", phone="010-2468-1357", email="moon@example.com").member
+    member_upsert(external_id="V1", name="문단골", phone="010-1357-2468")
+    client.force_login(staff("viewer", "view_member"))
+    page = client.get(reverse("admin:members_member_history", args=[member.pk])).content.decode()
+    assert "010-****-1357" in page and "010-****-2468" in page
+    assert "2468-1357" not in page and "moon@example.com" not in page
