@@ -8,7 +8,9 @@ An instance whose loaded values are incomplete (``.only()``/``.defer()``) for th
 saved falls back to auditlog's receiver and its SELECT, so no change goes unrecorded.
 
 Only ``save()`` is seen: a queryset ``.update()`` bypasses model signals, so services whose
-changes must be on the trail save the instance (with ``update_fields``).
+changes must be on the trail save the instance (with ``update_fields``). ``refresh_from_db()``
+keeps the first-loaded values as the baseline (Django sends no signal for it), so a save after
+it also lists what changed in between: nothing is lost, though it may be over-attributed.
 """
 
 from __future__ import annotations
