@@ -8,6 +8,7 @@ Without any variable the project runs on SQLite with a file-system Celery broker
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,9 +57,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "django_celery_beat",
+    "auditlog",
+    "axes",
     "members",
     "loyalty",
     "campaigns",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -71,8 +75,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,6 +137,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes watches staff logins first: after AXES_FAILURE_LIMIT wrong passwords for one
+# user name from one IP address, that pair is locked out for AXES_COOLOFF_TIME (the admin's
+# login page answers 429 with a page in Korean or English). See audit/login_guard.py.
+AUTHENTICATION_BACKENDS = [
+    "audit.login_guard.StaffLoginGuardBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("DANGOL_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DANGOL_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "audit.login_guard.lockout_response"
+# The client's address (API limits, login lockout, access log): see DANGOL_TRUSTED_PROXY_HOPS below.
+AXES_CLIENT_IP_CALLABLE = "audit.login_guard.client_ip"
+
+# django-auditlog: field-by-field changes of members, tiers, stores, rules, policy,
+# adjustments and API keys (audit/tracking.py says which fields). Who and why are filled in
+# by audit/context.py, never by auditlog's own middleware.
+AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -480,17 +480,35 @@ class RuleEarning(models.Model):
 
 
 class Adjustment(models.Model):
-    """A manual change of points by staff; above the threshold it waits for a second person."""
+    """A manual change of points by staff; above the threshold it waits for a second person.
+
+    Maker-checker: whoever requests it may not decide it, and only a holder of
+    ``loyalty.approve_adjustment`` may. Pending, applied and rejected requests all stay on record.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
         APPLIED = "applied", _("Applied")
         REJECTED = "rejected", _("Rejected")
 
+    class ReasonCode(models.TextChoices):
+        GOODWILL = "goodwill", _("Goodwill")
+        SERVICE_RECOVERY = "service_recovery", _("Service recovery")
+        CORRECTION = "correction", _("Correction of an error")
+        PROMOTION = "promotion", _("Promotion")
+        OTHER = "other", _("Other")
+
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustments")
     points = models.BigIntegerField(_("points"))
+    reason_code = models.CharField(
+        _("reason code"), max_length=20, choices=ReasonCode.choices, default=ReasonCode.OTHER,
+        help_text=_("Why, for reports: one of a fixed list"),
+    )
     reason = models.CharField(_("reason shown to the member"), max_length=200)
     internal_note = models.TextField(_("internal note"), blank=True)
+    decision_note = models.CharField(
+        _("decision note"), max_length=200, blank=True, help_text=_("The approver's note, e.g. why it was rejected")
+    )
     validity_days = models.PositiveIntegerField(_("validity (days)"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     requested_by = models.ForeignKey(
@@ -509,6 +527,10 @@ class Adjustment(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("manual adjustment")
         verbose_name_plural = _("manual adjustments")
+        permissions = [("approve_adjustment", _("Can approve or reject manual adjustments"))]
+        indexes = [
+            models.Index(fields=["created_at"], name="adjustment_pending", condition=Q(status="pending")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member}: {self.points:+d} P"

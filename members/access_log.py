@@ -13,18 +13,16 @@ from typing import Any
 
 from django.db import transaction
 
+from config.client_address import client_address
+
 from .models import PersonalDataAccess, PersonalDataAccessMember
 
 QUERY_MAX = 300
 
 
 def client_ip(request: Any) -> str | None:
-    """The address the request came from, as the web server saw it (``REMOTE_ADDR``).
-
-    A proxy in front sets ``X-Forwarded-For``, which anyone can forge; only the proxy's own
-    configuration can make that trustworthy, so this records what Django itself knows.
-    """
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from (:mod:`config.client_address`: proxies only when trusted)."""
+    return client_address(request) or None
 
 
 def personal_data_access_record(

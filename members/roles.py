@@ -37,6 +37,8 @@ _APPROVE = ["loyalty.approve_adjustment"]
 _ADMINISTER = [
     "members.add_tier", "members.change_tier", "members.add_store", "members.change_store",
     "members.view_personaldataaccess",
+    "auditlog.view_logentry",  # the audit trail, one searchable list
+    "axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accessfailurelog", "axes.view_accesslog",
     "loyalty.add_earningrule", "loyalty.change_earningrule", "loyalty.change_programpolicy",
     "loyalty.view_apikey", "loyalty.add_apikey", "loyalty.change_apikey",
     "auth.view_user", "auth.add_user", "auth.change_user",

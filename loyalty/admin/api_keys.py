@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import AuditHistoryMixin
+from audit.tracking import change_record
+
 from ..api.keys import api_key_create, api_key_revoke
 from ..models import ApiKey, ApiScope
 
@@ -46,7 +49,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "scope_list", "store", "created_at", "last_used_at", "revoked_at")
     list_filter = ("store",)
     search_fields = ("name", "prefix")
@@ -79,7 +82,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], store=form.cleaned_data["store"],
             allowed_origins=form.cleaned_data["allowed_origins"], created_by=request.user,
         )
-        ApiKey.objects.filter(pk=issued.key.pk).update(throttle_rate=form.cleaned_data["throttle_rate"])
+        if issued.key.throttle_rate != form.cleaned_data["throttle_rate"]:
+            issued.key.throttle_rate = form.cleaned_data["throttle_rate"]
+            issued.key.save(update_fields=["throttle_rate"])  # saved, so the audit trail has it
         obj.pk = issued.key.pk
         request._dangol_new_key = issued.plaintext  # type: ignore[attr-defined]
 
@@ -98,5 +103,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         count = 0
         for key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(key)
+            # The service revokes with a queryset update, which the audit trail cannot see.
+            change_record(key, {"revoked_at": (None, key.revoked_at)})
             count += 1
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)

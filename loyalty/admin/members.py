@@ -39,6 +39,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import AuditHistoryMixin
+from audit.context import audit_reason
+from audit.selectors import changes_for
 from loyalty import clock
 from loyalty.errors import LoyaltyError
 from loyalty.member_balances import members_with_points_expiring, points_by_member
@@ -187,7 +190,7 @@ def search_filter(term: str) -> Q | None:
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("external_id", "name", "phone_shown", "email_shown", "tier", "available_points",
                     "pending_points", "status", "joined_at")
     list_display_links = ("external_id", "name")
@@ -403,7 +406,7 @@ class MemberAdmin(admin.ModelAdmin):
         adjust_url = None
         if user.has_perm(ADJUSTMENT_ADD_PERMISSION) and can_change:
             try:
-                adjust_url = reverse("admin:loyalty_adjustment_add") + f"?member={member.pk}"
+                adjust_url = reverse("admin:loyalty_adjustment_request") + f"?member={member.pk}"
             except NoReverseMatch:
                 adjust_url = None
         return {
@@ -416,6 +419,7 @@ class MemberAdmin(admin.ModelAdmin):
             "lots": lots, "today": today, "entries_page": entries_page, "purchases": purchases,
             "redemptions": redemptions, "tier_history": tier_history, "referrals": referrals,
             "duplicates": duplicates, "adjust_url": adjust_url,
+            "changes": changes_for(member, user=user, limit=RECENT_ROWS),
             "can_export": user.has_perm(EXPORT_PERMISSION),
             "status_form": MemberStatusForm(initial={"status": member.status}) if can_change else None,
             "tier_floor_form": TierFloorForm() if can_change else None,
@@ -456,8 +460,9 @@ class MemberAdmin(admin.ModelAdmin):
 
     def tier_floor_view(self, request: HttpRequest, member_id: int) -> Any:
         def call(member: Member, data: dict[str, Any]) -> None:
-            member_tier_floor_set(member_id=member.pk, tier_id=data["tier"].pk, until=data["until"],
-                                  reason=data["reason"], actor=request.user)
+            with audit_reason(data["reason"]):
+                member_tier_floor_set(member_id=member.pk, tier_id=data["tier"].pk, until=data["until"],
+                                      reason=data["reason"], actor=request.user)
 
         return self._action(request, member_id, TierFloorForm, gettext("Set a tier floor"), call,
                             gettext("Tier floor set and recorded in the tier history."))

@@ -8,19 +8,25 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from config.client_address import client_address
+
 from ..models import ApiKey
 from .keys import WidgetClaims, api_key_check, api_key_get, api_key_remembered, widget_token_check
-from .throttle import AuthFailureLimit, client_address
+from .throttle import AuthFailureLimit
 
 
 class ApiClient:
-    """The caller behind a key or a token; DRF wants a user-like object."""
+    """The caller behind a key or a token; DRF wants a user-like object.
+
+    ``audit_name`` (a key's name) is who the audit trail records for the writes it makes.
+    """
 
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, audit_name: str | None = None) -> None:
         self.label = label
+        self.audit_name = audit_name
 
     def __str__(self) -> str:
         return self.label
@@ -54,7 +60,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             AuthFailureLimit.record(address if address is not None else client_address(request))
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        return ApiClient(f"api-key:{key.prefix}"), key
+        return ApiClient(f"api-key:{key.prefix}", audit_name=key.name), key
 
     def authenticate_header(self, request: Request) -> str:
         return "Api-Key"

@@ -211,19 +211,6 @@ class ApiKeyRateThrottle(BaseThrottle):
         return self._wait
 
 
-def client_address(request: Any) -> str:
-    """The caller's address: ``REMOTE_ADDR``, unless ``DANGOL_TRUSTED_PROXY_HOPS`` proxies in front
-    of the app append to ``X-Forwarded-For``; then the address the outermost trusted one saw.
-    A client can write anything in that header; only what the trusted proxies appended counts."""
-    hops = settings.DANGOL_TRUSTED_PROXY_HOPS
-    remote = str(request.META.get("REMOTE_ADDR") or "")
-    if hops <= 0:
-        return remote
-    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    forwarded = [part for part in forwarded if part]
-    return forwarded[-hops][:64] if len(forwarded) >= hops else remote
-
-
 class AuthFailureLimit:
     """Wrong keys per client address, on the same sliding window as the per-key limits."""
 

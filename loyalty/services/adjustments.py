@@ -131,17 +131,32 @@ def points_import_opening(
     return Outcome(result, created=True)
 
 
+APPROVE_PERMISSION = "loyalty.approve_adjustment"
+
+
+def _check_reason_code(reason_code: str) -> None:
+    if reason_code not in Adjustment.ReasonCode.values:
+        raise InvalidRequest(_("Choose a reason code from the list."),
+                             errors={"reason_code": [_("Choose a reason code from the list.")]})
+
+
 @durable
 def adjustment_request(
     *, member: Member, points: int, reason: str, requested_by: Any, internal_note: str = "",
-    validity_days: int | None = DEFAULT_VALIDITY_DAYS,
+    validity_days: int | None = DEFAULT_VALIDITY_DAYS, reason_code: str = Adjustment.ReasonCode.OTHER,
 ) -> Adjustment:
-    """Record a staff adjustment; apply it at once when below the approval threshold."""
+    """Record a staff adjustment; apply it at once when below the approval threshold.
+
+    From ``ProgramPolicy.adjustment_approval_threshold`` points up (either sign) it waits for
+    a second person. Applied at once, it moves points under the account lock like any other
+    adjustment, and a debit larger than what the member holds fails with nothing recorded.
+    """
     _check_points(points)
+    _check_reason_code(reason_code)
     if not reason.strip():
         raise InvalidRequest("A reason is required.", errors={"reason": ["This field is required."]})
     adjustment = Adjustment.objects.create(
-        member=member, points=points, reason=reason, internal_note=internal_note,
+        member=member, points=points, reason=reason.strip(), internal_note=internal_note, reason_code=reason_code,
         validity_days=validity_days, requested_by=requested_by,
     )
     if abs(points) < policy_get().adjustment_approval_threshold:
@@ -149,7 +164,7 @@ def adjustment_request(
     return adjustment
 
 
-def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any) -> None:
+def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any, note: str = "") -> None:
     account = accounts_lock([adjustment.member_id])[adjustment.member_id]
     key = f"adjust:adjustment-{adjustment.pk}"
     print_ = fingerprint({"adjustment": adjustment.pk})
@@ -159,14 +174,26 @@ def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any) -> None:
         source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST, validity_days=adjustment.validity_days,
         internal_note=adjustment.internal_note, actor=decided_by,
     )
-    Adjustment.objects.filter(pk=adjustment.pk).update(
-        status=Adjustment.Status.APPLIED, decided_by=decided_by, decided_at=timezone.now(),
-        operation_id=operation_id,
-    )
-    adjustment.refresh_from_db()
+    _decide(adjustment, Adjustment.Status.APPLIED, decided_by=decided_by, note=note, operation_id=operation_id)
 
 
-def _pending(adjustment_id: int) -> Adjustment:
+def _decide(adjustment: Adjustment, status: str, *, decided_by: Any, note: str,
+            operation_id: int | None = None) -> None:
+    """Saved (not a queryset update) so the audit trail records the decision field by field."""
+    adjustment.status = status
+    adjustment.decided_by = decided_by if getattr(decided_by, "pk", None) else None
+    adjustment.decided_at = timezone.now()
+    adjustment.decision_note = note.strip()[:200]
+    fields = ["status", "decided_by", "decided_at", "decision_note"]
+    if operation_id is not None:
+        adjustment.operation_id = operation_id
+        fields.append("operation")
+    adjustment.save(update_fields=fields)
+
+
+def _pending(adjustment_id: int, decider: Any) -> Adjustment:
+    """The request to decide, locked; refused when decided already, by its requester, or
+    by someone without the approve permission."""
     adjustment = (
         Adjustment.objects.select_for_update().select_related("member").filter(pk=adjustment_id).first()
     )
@@ -174,26 +201,28 @@ def _pending(adjustment_id: int) -> Adjustment:
         raise NotFound(f"No adjustment {adjustment_id}.")
     if adjustment.status != Adjustment.Status.PENDING:
         raise InvalidRequest(_("This adjustment was already decided."))
+    if adjustment.requested_by_id is not None and adjustment.requested_by_id == getattr(decider, "pk", None):
+        raise InvalidRequest(_("An adjustment must be decided by someone other than its requester."))
+    if decider is None or not decider.has_perm(APPROVE_PERMISSION):
+        raise InvalidRequest(_("Only staff with the approve permission may decide an adjustment."))
     return adjustment
 
 
 @durable
-def adjustment_approve(*, adjustment_id: int, approver: Any) -> Adjustment:
-    """A second person approves a large adjustment; the requester cannot approve their own."""
-    adjustment = _pending(adjustment_id)
-    if adjustment.requested_by_id is not None and adjustment.requested_by_id == getattr(approver, "pk", None):
-        raise InvalidRequest(_("An adjustment must be approved by someone other than its requester."))
-    _adjustment_apply(adjustment, decided_by=approver)
+def adjustment_approve(*, adjustment_id: int, approver: Any, note: str = "") -> Adjustment:
+    """A second person approves a large adjustment; the requester cannot approve their own.
+
+    A debit the member can no longer cover fails with ``InsufficientPoints`` and the request
+    stays pending (to be rejected, or approved once the points are there).
+    """
+    adjustment = _pending(adjustment_id, approver)
+    _adjustment_apply(adjustment, decided_by=approver, note=note)
     return adjustment
 
 
 @durable
-def adjustment_reject(*, adjustment_id: int, approver: Any) -> Adjustment:
-    adjustment = _pending(adjustment_id)
-    Adjustment.objects.filter(pk=adjustment.pk).update(
-        status=Adjustment.Status.REJECTED, decided_by=approver, decided_at=timezone.now()
-    )
-    adjustment.refresh_from_db()
+def adjustment_reject(*, adjustment_id: int, approver: Any, note: str = "") -> Adjustment:
+    """A second person turns a request down; it stays on record, no point moves."""
+    adjustment = _pending(adjustment_id, approver)
+    _decide(adjustment, Adjustment.Status.REJECTED, decided_by=approver, note=note)
     return adjustment
-
-

@@ -18,7 +18,7 @@ from loyalty.api.keys import api_key_create
 from loyalty.models import Account
 from loyalty.services import points_adjust
 from members.models import Member
-from members.roles import OPERATOR, VIEWER
+from members.roles import OPERATOR, VIEWER, roles_sync
 from members.services import member_upsert
 
 from .conftest import STAFF_PASSWORD
@@ -30,6 +30,7 @@ SCREENSHOTS = Path(os.environ.get("DANGOL_SCREENSHOT_DIR", "/tmp"))
 
 def staff_in(role: str) -> User:
     user = User.objects.create_user(f"browser-{role}", f"{role}@example.com", STAFF_PASSWORD, is_staff=True)
+    roles_sync()  # a transactional test before this one may have flushed the groups the migration made
     user.groups.add(Group.objects.get(name=role))
     return user
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from loyalty.errors import InsufficientPoints, InvalidRequest
 from loyalty.models import Adjustment, EntryKind, LedgerEntry, ProgramPolicy, SystemAccount
@@ -17,8 +18,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
 
 @pytest.fixture
 def staff():
+    """A requester, and an approver holding ``loyalty.approve_adjustment``."""
     User = get_user_model()
-    return User.objects.create_user("kim"), User.objects.create_user("lee")
+    approver = User.objects.create_user("lee")
+    approver.user_permissions.add(Permission.objects.get(codename="approve_adjustment"))
+    return User.objects.create_user("kim"), User.objects.get(pk=approver.pk)
 
 
 def test_a_small_adjustment_is_applied_at_once(staff, frozen_clock):

@@ -148,13 +148,14 @@ def test_the_page_runs_a_bounded_number_of_queries(operator, entries):
     operator.get(page_url(member.pk))
     with CaptureQueriesContext(connection) as captured:
         assert operator.get(page_url(member.pk)).status_code == 200
-    assert len(captured) <= 20, [q["sql"][:120] for q in captured]
+    # 20 for the page, 2 for its audit trail (the changes, the names they mention): the same for 2 or 40 entries
+    assert len(captured) <= 22, [q["sql"][:120] for q in captured]
 
 
 def test_the_page_links_to_the_adjustment_request_form_for_operators(operator):
     member = new_member()
     page = operator.get(page_url(member.pk)).content.decode()
-    assert f"/admin/loyalty/adjustment/add/?member={member.pk}" in page
+    assert f"/admin/loyalty/adjustment/request/?member={member.pk}" in page
 
 
 def test_a_bad_phone_on_the_page_is_a_form_error_and_changes_nothing(operator):
