@@ -85,7 +85,7 @@ def nice_step(largest: int, ticks: int = 4) -> int:
 
 def bar_chart(
     *, slug: str, title: str, description: str, groups: list[str], series: list[str],
-    values: list[list[int]], unit: str, width: int = 720, height: int = 300,
+    values: list[list[int]], unit: str, width: int = 720, height: int = 300, max_bar_width: float = 40,
 ) -> BarChart:
     """Grouped vertical bars: one group per entry of ``groups``, one bar per series in it.
 
@@ -103,10 +103,10 @@ def bar_chart(
         for value in range(0, top_value + 1, step)
     ]
     group_width = (right - left) / max(len(groups), 1)
-    bar_width = group_width * 0.8 / max(len(series), 1)
+    bar_width = min(group_width * 0.8 / max(len(series), 1), max_bar_width)
     bars, labels = [], []
     for index, (group, row) in enumerate(zip(groups, values, strict=True)):
-        group_left = left + index * group_width + group_width * 0.1
+        group_left = left + index * group_width + (group_width - bar_width * len(row)) / 2
         labels.append(GroupLabel(x=left + (index + 0.5) * group_width, label=group))
         for position, value in enumerate(row):
             height_ = max(value, 0) * scale

@@ -54,7 +54,8 @@ def tier_chart(figures: DashboardFigures) -> BarChart | None:
         series=[_("Members")],
         values=[[tier.members] for tier in figures.tiers],
         unit=_("members"),
-        width=480,
+        width=420,
+        max_bar_width=56,
     )
 
 
