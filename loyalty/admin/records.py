@@ -10,7 +10,7 @@ a member's external id, or the row's own id.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Account, Activity, LedgerEntry, Lot, Operation, Purchase, Redemption, Refund
@@ -20,6 +20,12 @@ from .readonly import ReadOnlyAdmin, account_id_for, member_id_for, operation_ke
 def operation_ids_for(term: str) -> list[int]:
     """The operations a typed reference names (unique index on the key)."""
     return list(Operation.objects.filter(key__in=operation_keys_for(term)).values_list("pk", flat=True))
+
+
+@admin.display(description=_("points account"))
+def account_column(row: Model) -> str:
+    """The account an entry or lot belongs to (the model's field has no translated label)."""
+    return str(row.account)  # type: ignore[attr-defined]
 
 
 @admin.register(Account)
@@ -38,7 +44,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "account", "kind", "source", "points", "balance_after", "order_id", "occurred_at")
+    list_display = ("id", account_column, "kind", "source", "points", "balance_after", "order_id", "occurred_at")
     list_select_related = ("account__member",)
     search_fields = ("order_id", "reference", "account__member__external_id")
     search_help_text = _("Exact order id, refund id, reference, operation key, member external id or entry id.")
@@ -58,7 +64,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Lot)
 class LotAdmin(ReadOnlyAdmin):
-    list_display = ("id", "account", "source", "points", "remaining", "available_on", "expires_on")
+    list_display = ("id", account_column, "source", "points", "remaining", "available_on", "expires_on")
     list_select_related = ("account__member",)
     search_fields = ("account__member__external_id",)
     search_help_text = _("Exact member external id, order id or operation key, or lot id.")

@@ -35,6 +35,7 @@ class Tick:
 class GroupLabel:
     x: float
     label: str
+    sublabel: str = ""  # a second line, e.g. the year under January
 
 
 @dataclass(frozen=True)
@@ -86,28 +87,31 @@ def nice_step(largest: int, ticks: int = 4) -> int:
 def bar_chart(
     *, slug: str, title: str, description: str, groups: list[str], series: list[str],
     values: list[list[int]], unit: str, width: int = 720, height: int = 300, max_bar_width: float = 40,
+    axis_labels: list[tuple[str, str]] | None = None,
 ) -> BarChart:
     """Grouped vertical bars: one group per entry of ``groups``, one bar per series in it.
 
+    ``axis_labels`` are shorter (line, second line) pairs for under the bars when the group
+    names are too long to fit; the table and each bar's title keep the full group name.
     Negative values are drawn as zero (the charts here show amounts, never balances).
     """
-    left, right, top, legend_height, bottom_labels = 64.0, width - 12.0, 12.0, 28.0, 26.0
-    bottom = height - bottom_labels - legend_height
+    axis = axis_labels or [(group, "") for group in groups]
     largest = max((max(row, default=0) for row in values), default=0)
     step = nice_step(largest)
     top_value = max(step, math.ceil(largest / step) * step)
+    tick_labels = [(value, number_format(value, force_grouping=True)) for value in range(0, top_value + 1, step)]
+    # Room on the left for the longest gridline label (about 7 units per character at 12px).
+    left = 14.0 + 7.0 * max(len(label) for _, label in tick_labels)
+    right, top, legend_height, bottom_labels = width - 12.0, 12.0, 28.0, 38.0
+    bottom = height - bottom_labels - legend_height
     scale = (bottom - top) / top_value
-
-    ticks = [
-        Tick(y=bottom - value * scale, label=f"{number_format(value, force_grouping=True)}")
-        for value in range(0, top_value + 1, step)
-    ]
+    ticks = [Tick(y=bottom - value * scale, label=label) for value, label in tick_labels]
     group_width = (right - left) / max(len(groups), 1)
     bar_width = min(group_width * 0.8 / max(len(series), 1), max_bar_width)
     bars, labels = [], []
     for index, (group, row) in enumerate(zip(groups, values, strict=True)):
         group_left = left + index * group_width + (group_width - bar_width * len(row)) / 2
-        labels.append(GroupLabel(x=left + (index + 0.5) * group_width, label=group))
+        labels.append(GroupLabel(x=left + (index + 0.5) * group_width, label=axis[index][0], sublabel=axis[index][1]))
         for position, value in enumerate(row):
             height_ = max(value, 0) * scale
             bars.append(Bar(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from ..dashboard.chart import BarChart, bar_chart
@@ -37,6 +38,10 @@ def monthly_chart(figures: DashboardFigures) -> BarChart | None:
         description=_("Points per month from %(first)s to %(last)s, one bar each for earned, redeemed and expired.")
         % {"first": f"{first:%Y-%m}", "last": f"{last:%Y-%m}"},
         groups=[f"{month.month:%Y-%m}" for month in figures.months],
+        axis_labels=[
+            (date_format(month.month, "M"), f"{month.month:%Y}" if index == 0 or month.month.month == 1 else "")
+            for index, month in enumerate(figures.months)
+        ],
         series=[_("Earned"), _("Redeemed"), _("Expired")],
         values=[[month.earned, month.redeemed, month.expired] for month in figures.months],
         unit="P",

@@ -170,5 +170,5 @@ def test_bars_are_as_tall_as_their_values_and_never_taller_than_the_plot():
                       values=[[100], [50]], unit="P")
     tall, short = chart.bars
     assert tall.height == pytest.approx(2 * short.height)
-    assert tall.y >= chart.plot_top and tall.y + tall.height == pytest.approx(chart.plot_bottom)
+    assert tall.y == pytest.approx(chart.plot_top) and tall.y + tall.height == pytest.approx(chart.plot_bottom)
     assert chart.ticks[-1].label == "100"
