@@ -108,7 +108,8 @@ def test_a_filtered_list_counts_at_most_the_cap_and_says_so(client, superuser, m
         buy(member, 10_000)
     monkeypatch.setattr(EstimatedCountPaginator, "count_cap", 2)
     page = client.get("/admin/loyalty/ledgerentry/", {"q": member.external_id}).content.decode()
-    assert re.search(r"2 or more|2건 이상", page), page[-2000:]
+    assert re.search(r"2 or more|2건 이상", page), page[-2000:]  # under the list
+    assert re.search(r"2 or more results|결과 2개 이상", page)  # beside the search box
 
 
 def test_pages_stop_at_the_page_limit(client, superuser, monkeypatch):
