@@ -155,6 +155,14 @@ def test_staff_who_may_not_read_the_ledger_see_no_dashboard(client):
     assert 'id="dashboard"' in client.get("/admin/").content.decode()
 
 
+def test_the_pending_approvals_figure_links_to_the_waiting_adjustments(client, some_points):
+    staff(client)
+    page = client.get("/admin/").content.decode()
+    link = "/admin/loyalty/adjustment/?status__exact=pending"
+    assert f'href="{link}"' in page
+    assert client.get(link).status_code == 200
+
+
 def test_before_the_first_refresh_the_page_says_how_the_figures_are_made(client, some_points):
     staff(client)
     page = client.get("/admin/").content.decode()
