@@ -71,9 +71,12 @@ def days_sum(first: date, last: date) -> None:
     totals = entries_by_day(day_start(first), day_start(last + timedelta(days=1)))
     with transaction.atomic():
         DailyPointTotal.objects.filter(day__gte=first, day__lte=last).delete()
+        # ignore_conflicts: when two runs overlap (the hourly task and a manual command), the
+        # second one's rows collide with the first one's, which are the same sums of the same days.
         DailyPointTotal.objects.bulk_create(
-            DailyPointTotal(day=total.day, kind=total.kind, points=total.points, entries=total.entries)
-            for total in totals
+            (DailyPointTotal(day=total.day, kind=total.kind, points=total.points, entries=total.entries)
+             for total in totals),
+            ignore_conflicts=True,
         )
 
 
