@@ -60,7 +60,7 @@ def entries_by_day(since: datetime | None = None, until: datetime | None = None)
     rows = (
         entries.annotate(day=TruncDate("created_at", tzinfo=timezone.get_default_timezone()))
         .values_list("day", "kind")
-        .annotate(points_sum=Sum("points"), entries_count=Count("id"))
+        .annotate(points_sum=Sum("points"), entries_count=Count("*"))  # COUNT(*): the index covers the rest
         .order_by()
     )
     return [DayKindTotal(day, kind, int(points), int(count)) for day, kind, points, count in rows]
