@@ -110,13 +110,17 @@ redis:
 	@echo "Redis: $$(redis-cli -h 127.0.0.1 ping)"
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright's own
-# browser download is never used.
+# browser download is never used. Their screenshots show Korean, so a CJK font comes with it.
 browser:
 	@set -e; if [ ! -x /usr/bin/chromium ]; then \
 		echo "Installing Chromium"; \
 		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	fi
-	@echo "Chromium: $$(/usr/bin/chromium --version 2>/dev/null)"
+	@set -e; if ! fc-list :lang=ko family 2>/dev/null | grep -q .; then \
+		echo "Installing a Korean font (fonts-noto-cjk)"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk; \
+	fi
+	@echo "Chromium: $$(/usr/bin/chromium --version 2>/dev/null); Korean fonts: $$(fc-list :lang=ko family 2>/dev/null | wc -l)"
 
 test: venv services browser ## Run the tests against PostgreSQL and Redis on 127.0.0.1 (PYTEST_ARGS='-k ...')
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)

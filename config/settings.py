@@ -120,6 +120,8 @@ WEB_PROCESS = env_bool("DANGOL_WEB_PROCESS", False)
 # connection). Turn it off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements do not follow the client.
 DANGOL_PREPARED_STATEMENTS = env_bool("DANGOL_PREPARED_STATEMENTS", True)
+# The dashboard's ledger index covers extra columns on PostgreSQL; SQLite builds it without them.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with a health check that polls the socket instead of sending SELECT 1.
     DATABASES["default"]["ENGINE"] = "config.postgresql"

@@ -173,6 +173,12 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "-occurred_at", "-id"], name="ledger_entry_history"),
+            # The dashboard's live part: member-side entries recorded since its last snapshot.
+            # Covering, so the dashboard reads the index alone (entries of one day lie all over the heap).
+            models.Index(
+                fields=["created_at"], include=["account", "kind", "points"],
+                name="ledger_entry_member_recorded", condition=Q(version__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -457,6 +463,7 @@ class Activity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["type", "reference"], name="activity_type_reference"),
         ]
+        indexes = [models.Index(fields=["reference"], name="activity_reference")]  # the admin's search
 
     def __str__(self) -> str:
         return f"{self.type}:{self.reference}"
@@ -585,3 +592,52 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or ())
+
+
+class DailyPointTotal(models.Model):
+    """Points that moved on members' accounts on one day, per entry kind: the dashboard's history.
+
+    Written only by :func:`loyalty.dashboard.totals.daily_totals_refresh` (a scheduled task)
+    from the ledger, by the day an entry was recorded (``created_at``) in the programme's time
+    zone. ``points`` is signed as on the member's account (earnings positive, redemptions and
+    expiry negative), so the sum of every row is the points outstanding up to the snapshot.
+    """
+
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
+    points = models.BigIntegerField(_("points"))
+    entries = models.BigIntegerField(_("entries"))
+
+    class Meta:
+        ordering = ["-day", "kind"]
+        verbose_name = _("daily points total")
+        verbose_name_plural = _("daily points totals")
+        constraints = [models.UniqueConstraint(fields=["day", "kind"], name="daily_point_total_day_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.points:+d} P"
+
+
+class DashboardSnapshot(models.Model):
+    """The dashboard's figures that need a scan, taken by a scheduled task (one row per run).
+
+    ``totals_through`` is the last day :class:`DailyPointTotal` holds complete: the dashboard
+    adds the ledger's entries recorded after it, live, so its points figures are exact.
+    ``tiers`` maps a tier's id to its members (``{"3": 120394}``).
+    """
+
+    taken_at = models.DateTimeField(_("taken at"), default=timezone.now, db_index=True)
+    totals_through = models.DateField(_("daily totals complete through"), null=True, blank=True)
+    members_total = models.BigIntegerField(_("members"))
+    members_active_30d = models.BigIntegerField(_("members active in the last 30 days"))
+    members_new_this_month = models.BigIntegerField(_("members joined this month"))
+    tiers = models.JSONField(_("members per tier"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        get_latest_by = "taken_at"
+        verbose_name = _("dashboard snapshot")
+        verbose_name_plural = _("dashboard snapshots")
+
+    def __str__(self) -> str:
+        return f"{self.taken_at:%Y-%m-%d %H:%M}"

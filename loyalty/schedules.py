@@ -1,7 +1,7 @@
-"""The beat schedule, seeded after every migrate with ``update_or_create`` by name.
+"""The beat schedule, seeded after every migrate with ``get_or_create`` by name.
 
-Operators may change times or disable a task in the admin; seeding never deletes or
-re-creates a schedule, and it keeps an operator's ``enabled`` choice.
+Operators may change times or disable a task in the admin; seeding only adds the schedules
+that are missing, so a deploy never overwrites an operator's times or ``enabled`` choice.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ SCHEDULES: list[dict[str, Any]] = [
         "task": "loyalty.points_expire_due_task",
         "crontab": {"minute": "10", "hour": "0"},
     },
+    {
+        "name": "Refresh the dashboard (hourly)",
+        "task": "loyalty.dashboard_refresh_task",
+        "crontab": {"minute": "5", "hour": "*"},
+    },
 ]
 
 
@@ -25,6 +30,6 @@ def schedules_seed(**kwargs: Any) -> None:
         crontab, _ = CrontabSchedule.objects.get_or_create(
             **entry["crontab"], day_of_week="*", day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE
         )
-        PeriodicTask.objects.update_or_create(
+        PeriodicTask.objects.get_or_create(
             name=entry["name"], defaults={"task": entry["task"], "crontab": crontab}
         )

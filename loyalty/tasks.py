@@ -11,3 +11,11 @@ from .services import points_expire_due
 def points_expire_due_task() -> int:
     """Nightly: write the expiry entries for lots past their date (balances never wait for it)."""
     return points_expire_due()
+
+
+@shared_task(name="loyalty.dashboard_refresh_task", acks_late=True)
+def dashboard_refresh_task() -> int:
+    """Hourly: sum the closed days into the dashboard's totals and take its snapshot (replayable)."""
+    from .dashboard.totals import dashboard_refresh
+
+    return dashboard_refresh().pk

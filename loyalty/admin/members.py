@@ -164,7 +164,6 @@ class MemberChangeList(ChangeList):
             member.phone_shown = phone_for(request.user, member.phone)  # type: ignore[attr-defined]
             member.email_shown = email_for(request.user, member.email)  # type: ignore[attr-defined]
         self.result_list = members  # type: ignore[assignment]
-        self.count_is_estimate = getattr(self.paginator, "is_estimate", False)
 
 
 def search_filter(term: str) -> Q | None:
