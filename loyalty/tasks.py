@@ -11,3 +11,11 @@ from .services import points_expire_due
 def points_expire_due_task() -> int:
     """Nightly: write the expiry entries for lots past their date (balances never wait for it)."""
     return points_expire_due()
+
+
+@shared_task(name="loyalty.member_import_run_task", acks_late=True)
+def member_import_run_task(job_id: int) -> int:
+    """A confirmed member import, run in chunks with its progress on the job (safe to replay)."""
+    from .services.imports import member_import_run
+
+    return member_import_run(job_id).processed_rows
