@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -9,20 +10,26 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import LazyObject
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 
-class ImportStorage(LazyObject):
+@deconstructible
+class ImportStorage(FileSystemStorage):
     """Uploaded member files, kept under ``DANGOL_IMPORT_DIR`` (``var/imports`` by default).
 
     Not MEDIA: these files hold personal data and are never served; the admin streams what
     an operator may download (the rejected rows) through a view that checks permissions.
+    The folder is read from the settings at each use, so a test may point it elsewhere.
     """
 
-    def _setup(self) -> None:
-        location = getattr(settings, "DANGOL_IMPORT_DIR", None) or settings.VAR_DIR / "imports"
-        self._wrapped = FileSystemStorage(location=str(location))
+    @property  # type: ignore[override]
+    def base_location(self) -> str:
+        return str(getattr(settings, "DANGOL_IMPORT_DIR", None) or settings.VAR_DIR / "imports")
+
+    @property  # type: ignore[override]
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
 
 
 import_storage = ImportStorage()

@@ -196,15 +196,18 @@ def _korean_first(name: str) -> tuple[str, str]:
     return (name, korean)
 
 
-def _dialect(handle: IO[str]) -> type[csv.Dialect] | csv.Dialect:
-    """Comma-separated unless the header line says semicolons or tabs."""
+def _dialect(handle: IO[str]) -> type[csv.Dialect]:
+    """Excel's CSV, comma-separated unless the header line has more semicolons or tabs."""
     start = handle.tell()
-    sample = handle.readline()
+    header = handle.readline()
     handle.seek(start)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+    delimiter = max(",;\t", key=header.count)
+
+    class Dialect(csv.excel):
+        pass
+
+    Dialect.delimiter = delimiter if header.count(delimiter) else ","
+    return Dialect
 
 
 def _encoding_of(path: Path) -> tuple[str, int]:

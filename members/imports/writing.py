@@ -89,7 +89,7 @@ def _create_set_based(creates: Sequence[PlannedRow], *, now: datetime, tier_id: 
             "ON CONFLICT DO NOTHING RETURNING id, external_id"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*arrays, *constant_values])
+            cursor.execute(sql, [*constant_values, *arrays])
             for member_id, external_id in cursor.fetchall():
                 pending.pop(external_id).member_id = member_id
         if not pending:
@@ -110,7 +110,7 @@ def _constant_columns(per_row: set[str], *, now: datetime, tier_id: int | None) 
         if f.primary_key or f.column in per_row:
             continue
         value = given[f.attname] if f.attname in given else f.get_default()
-        columns.append(connection.ops.quote_name(f.column))
+        columns.append(connection.ops.quote_name(str(f.column)))
         values.append(f.get_db_prep_save(value, connection))
     return columns, values
 
@@ -178,6 +178,7 @@ def _joined_history(created: Sequence[PlannedRow], *, now: datetime, tier_id: in
             )
         return
     TierChange.objects.bulk_create(
-        TierChange(member_id=p.member_id, to_tier_id=tier_id, reason=TierChange.Reason.JOINED, changed_at=now)
+        TierChange(member_id=p.member_id, to_tier_id=tier_id,  # type: ignore[misc]
+                   reason=TierChange.Reason.JOINED, changed_at=now)
         for p in created
     )
