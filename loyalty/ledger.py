@@ -579,31 +579,30 @@ def opening_balances_post(
         return _openings_row_by_row(rows, validity_days=validity_days, actor=actor, source_label=source_label)
 
     today, now = clock.today(), clock.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
-            "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%s) ORDER BY a.id FOR UPDATE OF a",
-            [[row.member_id for row in rows]],
-        )
-        locked = {int(r[1]): r for r in cursor.fetchall()}
-        missing = {row.member_id for row in rows} - set(locked)
-        if missing:
-            raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
-        # After the lock, in statements of their own: what committed while it waited is seen.
-        cursor.execute("SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%s)",
-                       [[opening_key(row.external_id) for row in rows]])
-        done = {key: (print_, result) for key, print_, result in cursor.fetchall()}
-        used = [r[0] for r in locked.values() if r[4] > 0]
-        sums: dict[int, tuple[int, int]] = {}
-        if used:
-            cursor.execute(
-                "SELECT account_id, COALESCE(SUM(remaining) FILTER (WHERE available_on <= %s), 0),"
-                " COALESCE(SUM(remaining) FILTER (WHERE available_on > %s), 0) FROM loyalty_lot"
-                " WHERE account_id = ANY(%s) AND remaining > 0 AND (expires_on IS NULL OR expires_on > %s)"
-                " GROUP BY account_id",
-                [today, today, used, today],
-            )
-            sums = {int(a): (int(av), int(pe)) for a, av, pe in cursor.fetchall()}
+    # Arrays as parameters, bound by the server (prepared): the statements' text is the same for any chunk.
+    locked = {int(r[1]): r for r in fetch_prepared(
+        "SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
+        "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) ORDER BY a.id FOR UPDATE OF a",
+        [[row.member_id for row in rows]],
+    )}
+    missing = {row.member_id for row in rows} - set(locked)
+    if missing:
+        raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
+    # After the lock, in statements of their own: what committed while it waited is seen.
+    done = {key: (print_, result) for key, print_, result in fetch_prepared(
+        "SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%b)",
+        [[opening_key(row.external_id) for row in rows]],
+    )}
+    used = [r[0] for r in locked.values() if r[4] > 0]
+    sums: dict[int, tuple[int, int]] = {}
+    if used:
+        sums = {int(a): (int(av), int(pe)) for a, av, pe in fetch_prepared(
+            "SELECT account_id, COALESCE(SUM(remaining) FILTER (WHERE available_on <= %s), 0),"
+            " COALESCE(SUM(remaining) FILTER (WHERE available_on > %s), 0) FROM loyalty_lot"
+            " WHERE account_id = ANY(%b) AND remaining > 0 AND (expires_on IS NULL OR expires_on > %s)"
+            " GROUP BY account_id",
+            [today, today, used, today],
+        )}
 
     results: dict[int, OpeningResult] = {}
     columns: list[list[Any]] = [[] for _ in range(10)]
@@ -627,14 +626,13 @@ def opening_balances_post(
         actor_id = actor.pk if getattr(actor, "pk", None) else None
         actor_label = str(actor) if actor else ""
         stamp = Operation._meta.get_field("created_at").get_default()  # when recorded, as the ORM stamps it
-        with connection.cursor() as cursor:
-            cursor.execute(_OPENINGS_SQL, [
-                *columns,
-                OperationKind.IMPORT, actor_id, actor_label, stamp,
-                EntrySource.IMPORT, today, _opening_expiry(today, validity_days), stamp,
-                system_account_id(SystemAccount.IMPORTED), EntryKind.EARN, EntrySource.IMPORT,
-                opening_description(source_label), now, stamp,
-            ])
+        fetch_prepared(_OPENINGS_SQL, [
+            *columns,
+            OperationKind.IMPORT, actor_id, actor_label, stamp,
+            EntrySource.IMPORT, today, _opening_expiry(today, validity_days), stamp,
+            system_account_id(SystemAccount.IMPORTED), EntryKind.EARN, EntrySource.IMPORT,
+            opening_description(source_label), now, stamp,
+        ])
     return [results[row.member_id] for row in rows]
 
 
@@ -671,20 +669,20 @@ def _opening_refusal(
 
 _OPENINGS_SQL = """
 WITH d AS (
-    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::jsonb[], %s::bigint[], %s::bigint[],
-                         %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[],
+                         %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
         WITH ORDINALITY AS d(account_id, key, fingerprint, result, points, remaining, repaid, balance_after,
                              version, debt, n)
 ),
 ops AS (
     INSERT INTO loyalty_operation (kind, key, fingerprint, result, actor_id, actor_label, created_at)
-    SELECT %s, d.key, d.fingerprint, d.result, %s, %s, %s FROM d ORDER BY d.n
+    SELECT %s::text, d.key, d.fingerprint, d.result, %s::bigint, %s::text, %s::timestamptz FROM d ORDER BY d.n
     RETURNING id, key
 ),
 lots AS (
     INSERT INTO loyalty_lot (account_id, operation_id, source, points, remaining, available_on, expires_on,
                              moved_from_id, created_at)
-    SELECT d.account_id, o.id, %s, d.points, d.remaining, %s, %s, NULL, %s
+    SELECT d.account_id, o.id, %s::text, d.points, d.remaining, %s::date, %s::date, NULL, %s::timestamptz
     FROM d JOIN ops o ON o.key = d.key ORDER BY d.n
     RETURNING id, account_id, operation_id
 ),
@@ -697,10 +695,10 @@ entries AS (
     INSERT INTO loyalty_ledgerentry (operation_id, account_id, kind, source, points, balance_after, version,
                                      reference, order_id, description, internal_note, lot_id, occurred_at,
                                      created_at)
-    SELECT l.operation_id, CASE WHEN s.side = 0 THEN d.account_id ELSE %s END, %s, %s,
+    SELECT l.operation_id, CASE WHEN s.side = 0 THEN d.account_id ELSE %s::bigint END, %s::text, %s::text,
            CASE WHEN s.side = 0 THEN d.points ELSE -d.points END,
            CASE WHEN s.side = 0 THEN d.balance_after END, CASE WHEN s.side = 0 THEN d.version END,
-           d.key, '', %s, '', CASE WHEN s.side = 0 THEN l.id END, %s, %s
+           d.key, '', %s::text, '', CASE WHEN s.side = 0 THEN l.id END, %s::timestamptz, %s::timestamptz
     FROM d JOIN lots l ON l.account_id = d.account_id CROSS JOIN (VALUES (0), (1)) AS s(side)
     ORDER BY d.n, s.side
 ),

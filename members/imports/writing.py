@@ -18,6 +18,7 @@ from django.db import connection
 
 from ..models import Member, MemberStatus, Tier, TierChange
 from .matching import CREATE, UPDATE, PlannedRow
+from .statements import rows_bound
 
 _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # (column, SQL array type, value of a planned row to create)
@@ -81,17 +82,15 @@ def _create_set_based(creates: Sequence[PlannedRow], *, now: datetime, tier_id: 
         table = [[*_new_values(p), code] for p, code in zip(rows, codes, strict=True)]
         arrays = [list(values) for values in zip(*table, strict=True)]
         columns = [column for column, _type in _NEW_MEMBER_COLUMNS]
-        unnest = ", ".join(f"%s::{sql_type}[]" for _column, sql_type in _NEW_MEMBER_COLUMNS)
-        constants, constant_values = _constant_columns(set(columns), now=now, tier_id=tier_id)
+        unnest = ", ".join(f"%b::{sql_type}[]" for _column, sql_type in _NEW_MEMBER_COLUMNS)
+        constants, constant_values, constant_casts = _constant_columns(set(columns), now=now, tier_id=tier_id)
         sql = (
             f"INSERT INTO members_member ({', '.join(columns + constants)}) "  # noqa: S608 (names from the model)
-            f"SELECT d.*, {', '.join(['%s'] * len(constants))} FROM unnest({unnest}) AS d "
+            f"SELECT d.*, {', '.join(constant_casts)} FROM unnest({unnest}) AS d "
             "ON CONFLICT DO NOTHING RETURNING id, external_id"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*constant_values, *arrays])
-            for member_id, external_id in cursor.fetchall():
-                pending.pop(external_id).member_id = member_id
+        for member_id, external_id in rows_bound(sql, [*constant_values, *arrays]):
+            pending.pop(external_id).member_id = member_id
         if not pending:
             return []
         taken = set(Member.objects.filter(external_id__in=list(pending)).values_list("external_id", flat=True))
@@ -101,26 +100,28 @@ def _create_set_based(creates: Sequence[PlannedRow], *, now: datetime, tier_id: 
     raise RuntimeError("referral codes kept colliding")  # 3 draws of 40 random bits each: not in this universe
 
 
-def _constant_columns(per_row: set[str], *, now: datetime, tier_id: int | None) -> tuple[list[str], list[Any]]:
+def _constant_columns(
+    per_row: set[str], *, now: datetime, tier_id: int | None
+) -> tuple[list[str], list[Any], list[str]]:
     """Every other column of a new member, the same for all rows: each field's default as the
     ORM would write it (so a column added to ``Member`` later with a default is filled too)."""
     given = {"status": MemberStatus.ACTIVE, "tier_id": tier_id, "joined_at": now, "updated_at": now}
-    columns, values = [], []
+    columns, values, casts = [], [], []
     for f in Member._meta.concrete_fields:
         if f.primary_key or f.column in per_row:
             continue
         value = given[f.attname] if f.attname in given else f.get_default()
         columns.append(connection.ops.quote_name(str(f.column)))
         values.append(f.get_db_prep_save(value, connection))
-    return columns, values
+        casts.append(f"%s::{f.cast_db_type(connection)}")  # typed: the server binds them
+    return columns, values, casts
 
 
 def _update_set_based(updates: Sequence[PlannedRow], *, now: datetime) -> None:
     fields = ("name", "phone", "email", "birthday", "home_store_id", "offline_id")
     ids = [p.member_id for p in updates]
     arrays = [[p.changes.get(name) for p in updates] for name in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
+    rows_bound(
             """
             UPDATE members_member m SET
                 name = COALESCE(d.name, m.name), phone = COALESCE(d.phone, m.phone),
@@ -129,12 +130,12 @@ def _update_set_based(updates: Sequence[PlannedRow], *, now: datetime) -> None:
                                            THEN %s ELSE m.birthday_changed_at END,
                 home_store_id = COALESCE(d.home_store_id, m.home_store_id),
                 offline_id = COALESCE(m.offline_id, d.offline_id), updated_at = %s
-            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::date[], %s::bigint[], %s::text[])
+            FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::date[], %b::bigint[], %b::text[])
                  AS d(id, name, phone, email, birthday, home_store_id, offline_id)
             WHERE m.id = d.id
             """,
             [now, now, ids, *arrays],
-        )
+    )
 
 
 def _create_by_orm(creates: Sequence[PlannedRow], *, now: datetime, tier_id: int | None) -> None:
@@ -170,12 +171,11 @@ def _update_by_orm(updates: Sequence[PlannedRow], *, now: datetime) -> None:
 
 def _joined_history(created: Sequence[PlannedRow], *, now: datetime, tier_id: int) -> None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO members_tierchange (member_id, to_tier_id, reason, note, changed_at) "
-                "SELECT unnest(%s::bigint[]), %s, %s, '', %s",
-                [[p.member_id for p in created], tier_id, TierChange.Reason.JOINED, now],
-            )
+        rows_bound(
+            "INSERT INTO members_tierchange (member_id, to_tier_id, reason, note, changed_at) "
+            "SELECT unnest(%b::bigint[]), %s::bigint, %s::text, '', %s::timestamptz",
+            [[p.member_id for p in created], tier_id, TierChange.Reason.JOINED, now],
+        )
         return
     TierChange.objects.bulk_create(
         TierChange(member_id=p.member_id, to_tier_id=tier_id,  # type: ignore[misc]
