@@ -10,9 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Member
 from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 
+from .exports import FilteredExportMixin
+
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(FilteredExportMixin, admin.ModelAdmin):
     list_display = ("external_id", "name", "phone_display", "email", "tier", "channel", "status", "joined_at")
     list_filter = ("status", "channel", "tier", "home_store")
     search_fields = ("external_id", "name", "phone", "email", "referral_code")

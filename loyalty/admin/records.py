@@ -4,6 +4,7 @@ activities): read-only for everyone, superusers included; points move through se
 from django.contrib import admin
 
 from ..models import Account, Activity, LedgerEntry, Lot, Operation, Purchase, Redemption, Refund
+from .exports import FilteredExportMixin
 from .readonly import ReadOnlyAdmin
 
 
@@ -16,7 +17,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(FilteredExportMixin, ReadOnlyAdmin):
     list_display = ("id", "account", "kind", "source", "points", "balance_after", "order_id", "occurred_at")
     list_filter = ("kind", "source")
     search_fields = ("order_id", "reference", "account__member__external_id")

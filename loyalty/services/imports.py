@@ -112,7 +112,7 @@ def member_import_preview(job: MemberImport) -> ImportTally:
         return tally
     job.preview = {
         "counts": tally.counts(),
-        "total_rows": tally.total_rows,
+        "total_rows": tally.processed_rows,
         "unknown_stores": sorted(tally.unknown_stores),
         "rejected": [_rejection_dict(row) for row in tally.rejections],
         "rejected_shown": len(tally.rejections),

@@ -142,8 +142,8 @@ class RowMatcher:
         # The store for rows without one (``--store``) fills a blank, it never moves a member.
         store_id = store[0] if store and (row.store_code or member["home_store_id"] is None) else None
         changes = _changes(member, row, store_id)
-        if not member["offline_id"] and row.external_id not in by_offline:
-            changes["offline_id"] = row.external_id
+        if linked_by_phone and not member["offline_id"]:
+            changes["offline_id"] = row.external_id  # linked: the store's id recorded on the online member
         return None, PlannedRow(
             row=row, action=UPDATE if changes else UNCHANGED, member_id=member["pk"],
             external_id=member["external_id"], changes=changes,

@@ -19,6 +19,8 @@ from typing import IO, Any
 
 from django.utils.translation import gettext as _
 
+from ..spreadsheet_text import formula_unescape
+
 # The fields an import understands, with the headers stores write for them (compared
 # without case, spaces, underscores or hyphens).
 FIELDS = ("external_id", "name", "phone", "email", "birthday", "store_code", "opening_points")
@@ -31,8 +33,11 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "email": ("email", "e-mail", "mail", "이메일", "이메일주소", "전자우편"),
     "birthday": ("birthday", "birth_date", "birthdate", "date_of_birth", "생년월일", "생일"),
     "store_code": ("store_code", "store", "home_store", "가입매장", "매장", "매장코드", "가입매장코드"),
-    "opening_points": ("opening_points", "points", "balance", "보유포인트", "포인트", "잔여포인트", "가용포인트"),
+    "opening_points": ("opening_points", "points", "balance", "보유포인트", "포인트", "잔여포인트"),
 }
+# Columns a member export adds (see loyalty.admin.exports): read, and left alone.
+IGNORED_HEADERS = ("offline_id", "오프라인회원번호", "tier", "등급", "status", "상태", "points_balance", "포인트잔액",
+                   "joined_at", "가입일시")
 REQUIRED_FIELDS = ("external_id", "name")
 XLSX_MAGIC = b"PK\x03\x04"
 _BLOCK = 1 << 20
@@ -43,6 +48,7 @@ def _header_key(text: str) -> str:
 
 
 _ALIASES = {_header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+_IGNORED = {_header_key(header) for header in IGNORED_HEADERS}
 
 
 class FileRefused(Exception):
@@ -81,7 +87,9 @@ class MemberFile:
             yield from self._csv_rows()
 
     def _row(self, line: int, raw: list[str]) -> SourceRow:
-        cells = {name: (raw[index].strip() if index < len(raw) else "") for name, index in self.columns.items()}
+        # CSV text was quoted against formulas on export; XLSX text is typed and never was.
+        cell = _cell if self.format == "csv" else _typed_cell
+        cells = {name: cell(raw[index]) if index < len(raw) else "" for name, index in self.columns.items()}
         return SourceRow(line=line, cells=cells, raw=raw)
 
     def _csv_rows(self) -> Iterator[SourceRow]:
@@ -110,6 +118,20 @@ class MemberFile:
     @property
     def _phone_index(self) -> int:
         return self.columns.get("phone", -1)
+
+
+def _cell(text: str) -> str:
+    """A cell's text without the spaces around it; kept exactly when it was quoted against formulas.
+
+    Only spaces go (ASCII and the ideographic one Korean keyboards type): a leading tab is part
+    of the text an export wrote.
+    """
+    original = formula_unescape(text)
+    return original if original is not text else text.strip(" \u3000\r\n")
+
+
+def _typed_cell(text: str) -> str:
+    return text.strip(" \u3000\r\n")
 
 
 def member_file_open(path: Path | str) -> MemberFile:
@@ -172,6 +194,8 @@ def _map_headers(member_file: MemberFile) -> None:
         if not header.strip():
             continue
         name = _ALIASES.get(_header_key(header))
+        if name is None and _header_key(header) in _IGNORED:
+            continue
         if name is None:
             unknown.append(header.strip())
         elif name in member_file.columns:

@@ -27,7 +27,7 @@ def rows_bound(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        inner = ServerBindingCursor(connection.connection)
+        inner: Any = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
     try:
         cursor = connection.make_debug_cursor(inner) if connection.queries_logged else connection.make_cursor(inner)
         cursor.execute(sql, params)
