@@ -143,7 +143,7 @@ class MemberImportAdmin(admin.ModelAdmin):
         if job.state in (ImportState.PREVIEWED, ImportState.REFUSED, ImportState.UPLOADED):
             return HttpResponseRedirect(reverse("admin:members_memberimport_preview", args=[job.pk]))
         return TemplateResponse(request, "admin/members/memberimport/detail.html", self._context(
-            request, _("Import of %(file)s") % {"file": job.file_name}, job=job,
+            request, _("Import of %(file)s") % {"file": job.file_name}, job=job, duration=self.duration_display(job),
             status_url=reverse("admin:members_memberimport_status", args=[job.pk])))
 
     def preview_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
@@ -163,7 +163,7 @@ class MemberImportAdmin(admin.ModelAdmin):
         self._require(request)
         job = get_object_or_404(MemberImport, pk=job_id)
         if member_import_confirm(job):
-            messages.success(request, _("The import is running. You may leave this page and come back."))
+            messages.success(request, _("The import has started. You may leave this page and come back."))
         else:
             messages.warning(request, _("This import is not waiting for confirmation."))
         return HttpResponseRedirect(reverse("admin:members_memberimport_change", args=[job.pk]))
