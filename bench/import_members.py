@@ -97,7 +97,7 @@ def phase_copy(csv_path: Path) -> dict[str, Any]:
     from loyalty.ledger import opening_fingerprint, system_account_id
     from loyalty.models import SystemAccount
     from members.imports.validation import birthday_parse
-    from members.imports.writing import base_tier_id, referral_codes
+    from members.imports.writing import base_tier_id
     from members.phone import normalize_phone
 
     now = timezone.now().isoformat()
@@ -118,17 +118,15 @@ def phase_copy(csv_path: Path) -> dict[str, Any]:
     with csv_path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
-        codes = iter(referral_codes(0))
+        # Referral codes: 10 characters, which the import's random 8-character codes never are (no collision).
         for n, (external_id, name, phone, email, birthday, store, points) in enumerate(reader):
-            if n % 100000 == 0:
-                codes = iter(referral_codes(100000))
             rows += 1
             member_id, account_id = ids["members_member"] + n, ids["loyalty_account"] + n
             eid = "CPY" + external_id
             born = birthday_parse(birthday)
             files["members_member"].write("\t".join([
                 str(member_id), eid, name, normalize_phone(phone), email, born.isoformat() if born else r"\N",
-                r"\N", "offline", str(stores[store]), "f", "f", r"\N", "active", next(codes), r"\N", str(tier_id),
+                r"\N", "offline", str(stores[store]), "f", "f", r"\N", "active", f"CPY{n:07d}", r"\N", str(tier_id),
                 r"\N", r"\N", r"\N", eid, now, now]) + "\n")
             files["loyalty_account"].write(f"{account_id}\t{member_id}\t\\N\t{int(points)}\t0\t"
                                            f"{1 if int(points) else 0}\t{now}\n")

@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import translation
 
 from loyalty.models import Account, LedgerEntry, Lot, Operation, SystemAccount
 from loyalty.services import points_import_opening
@@ -26,6 +27,13 @@ from members.services import member_upsert
 from tests.conftest import LedgerSnapshot, account_of, new_member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Reasons are asserted in English (the admin shows them in the operator's language)."""
+    with translation.override("en"):
+        yield
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "members"
 STORES = {"GN01": Channel.OFFLINE, "HD02": Channel.OFFLINE, "SM03": Channel.OFFLINE, "BS04": Channel.OFFLINE,

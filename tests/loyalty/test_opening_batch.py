@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from loyalty.errors import IdempotencyConflict
 from loyalty.ledger import (
@@ -22,6 +23,13 @@ from members.models import Member, MemberStatus
 from tests.conftest import account_of, assert_ledger_sound, buy, give, new_member, spend, unique
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Reasons are asserted in English (the admin shows them in the operator's language)."""
+    with translation.override("en"):
+        yield
 
 VALIDITY = 365
 

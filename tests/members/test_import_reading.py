@@ -7,9 +7,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from members.imports.reading import FileRefused, member_file_open
 from members.imports.validation import CleanRow, RejectedRow, RowValidator, birthday_parse
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Reasons are asserted in English (the admin shows them in the operator's language)."""
+    with translation.override("en"):
+        yield
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "members"
 TODAY = date(2025, 3, 10)
