@@ -46,6 +46,7 @@ class ExportForm(forms.Form):
                                     choices=[("xlsx", "Excel (XLSX)"), ("csv", "CSV (UTF-8)")],
                                     widget=forms.RadioSelect)
     reason = forms.CharField(label=gettext_lazy("Reason for this export"), max_length=200,
+                             widget=forms.TextInput(attrs={"size": 60}),
                              help_text=gettext_lazy("Recorded in the personal-data access log with your name."))
     filters = forms.CharField(widget=forms.HiddenInput, required=False)
     ids = forms.CharField(widget=forms.HiddenInput, required=False)

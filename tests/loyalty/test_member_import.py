@@ -301,3 +301,23 @@ def test_the_command_exits_0_1_or_2(stores, base_tier, frozen_clock, tmp_path, c
         call_command("import_members", str(bad))
     assert exit_.value.code == 2
     assert "Refused" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_a_chunk_costs_the_same_statements_for_fifty_rows_or_five_hundred(stores, base_tier, frozen_clock, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(count: int, prefix: str) -> int:
+        block = {"W": 0, "A": 1000, "BB": 2000}[prefix]
+        rows = [HEADER] + [[f"{prefix}{n}", "가나", f"0107{block + n:07d}", "", "1990-01-02", "GN01",
+                            "100" if n % 2 else ""] for n in range(count)]
+        job = upload(write_csv(tmp_path, rows, f"{prefix}.csv"))
+        with CaptureQueriesContext(connection) as queries:
+            member_import_run(job.pk, chunk_rows=count)
+        job.refresh_from_db()
+        assert job.created_count == count
+        return len(queries)
+
+    statements(5, "W")  # warm: the imported account's id is looked up once per process
+    assert statements(50, "A") == statements(500, "BB") <= 30
