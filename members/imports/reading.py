@@ -96,10 +96,14 @@ class MemberFile:
         with self.path.open(encoding=self.encoding, newline="") as handle:
             reader = csv.reader(handle, dialect=_dialect(handle))
             next(reader, None)
-            for raw in reader:
-                if not any(cell.strip() for cell in raw):
-                    continue
-                yield self._row(reader.line_num, raw)
+            try:
+                for raw in reader:
+                    if not any(cell.strip() for cell in raw):
+                        continue
+                    yield self._row(reader.line_num, raw)
+            except csv.Error as exc:  # a broken quote or a cell past the size limit: no row can follow
+                raise FileRefused(_("The file cannot be read past line %(line)d: %(error)s")
+                                  % {"line": reader.line_num, "error": exc}) from None
 
     def _xlsx_rows(self) -> Iterator[SourceRow]:
         workbook = _workbook(self.path)
@@ -147,14 +151,24 @@ def member_file_open(path: Path | str) -> MemberFile:
 
 
 def _open_csv(path: Path) -> MemberFile:
-    encoding, lines = _encoding_of(path)
+    encoding, _lines = _encoding_of(path)
     with path.open(encoding=encoding, newline="") as handle:
         reader = csv.reader(handle, dialect=_dialect(handle))
         headers = next(reader, None)
+        # The whole file parsed once more (the csv module's C speed, no row kept): a file whose
+        # quoting breaks half-way is refused before its first chunk is written, and the count
+        # of rows (cells may hold line breaks) drives the progress bar.
+        rows = 0
+        try:
+            for rows, _raw in enumerate(reader, start=1):  # noqa: B007
+                pass
+        except csv.Error as exc:
+            raise FileRefused(_("The file cannot be read past line %(line)d: %(error)s")
+                              % {"line": reader.line_num, "error": exc}) from None
     if not headers or not any(h.strip() for h in headers):
         raise FileRefused(_("The file is empty."))
     member_file = MemberFile(path=path, format="csv", encoding=encoding, headers=headers, columns={},
-                             total_rows=max(lines - 1, 0))
+                             total_rows=rows)
     _map_headers(member_file)
     return member_file
 

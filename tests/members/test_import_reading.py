@@ -131,3 +131,10 @@ def test_points_with_thousands_separators_are_points_but_units_are_not(tmp_path)
     assert isinstance(first, CleanRow) and first.opening_points == 1000
     assert isinstance(second, RejectedRow)
     assert isinstance(third, CleanRow) and third.opening_points is None
+
+
+def test_a_file_broken_past_repair_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text("external_id,name\nA1,김\nA2," + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(FileRefused, match="line 3"):
+        member_file_open(path)  # before any row is read, so before any is written
