@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DANGOL_VAR_DIR", BASE_DIR / "var"))
+# Uploaded member files (CSV/XLSX) wait here for their preview and import; every worker must see it.
+DANGOL_IMPORT_DIR = Path(os.environ.get("DANGOL_IMPORT_DIR", VAR_DIR / "imports"))
 
 
 def env_bool(name: str, default: bool) -> bool:

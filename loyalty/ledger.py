@@ -498,3 +498,239 @@ class Posting:
 def durable(func: Callable[P, R]) -> Callable[P, R]:
     """A top-level service: its own durable transaction, retried once on a key race."""
     return retry_on_key_race(transaction.atomic(durable=True)(func))
+
+
+# ---------------------------------------------------------------------------------------
+# Opening balances, a chunk of members at once (member imports)
+# ---------------------------------------------------------------------------------------
+#
+# ``points_import_opening`` books one member's opening balance in a transaction of its own.
+# An import of a million members cannot afford a transaction per member, so this door books
+# a chunk in one: the same rows the per-member service writes (its key and fingerprint, the
+# operation with its result, a lot available at once, the member entry chaining version and
+# balance after, the counter-entry on the ``imported`` account, a debt repaid first), written
+# on PostgreSQL by one statement of data-modifying CTEs over arrays, and row by row through
+# :class:`Posting` elsewhere. The caller holds the transaction (the import's chunk).
+
+OPENING_BOOKED = "booked"
+OPENING_ALREADY = "already_imported"
+OPENING_REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class OpeningRow:
+    """An opening balance to book: the member, their external id (the key) and the points."""
+
+    member_id: int
+    external_id: str
+    points: int
+
+
+@dataclass(frozen=True)
+class OpeningResult:
+    member_id: int
+    status: str  # OPENING_BOOKED, OPENING_ALREADY or OPENING_REJECTED
+    points: int
+    reason: str = ""
+    existing_points: int | None = None
+
+
+def opening_key(external_id: str) -> str:
+    """The idempotency key of a member's opening balance: one per member, ever."""
+    return f"import:{external_id}"
+
+
+def opening_fingerprint(external_id: str, points: int) -> str:
+    return fingerprint({"member": external_id, "points": points})
+
+
+def opening_description(source_label: str = "") -> str:
+    from django.utils.translation import gettext
+
+    return gettext("Opening balance carried over") + (f" ({source_label})" if source_label else "")
+
+
+def opening_balances_post(
+    rows: Sequence[OpeningRow],
+    *,
+    validity_days: int | None,
+    actor: Any = None,
+    source_label: str = "",
+    set_based: bool | None = None,
+) -> list[OpeningResult]:
+    """Book the opening balances of a chunk of members, as ``points_import_opening`` would each.
+
+    The accounts are locked in id order first; then a member whose opening balance is already
+    booked is reported (the same amount: already imported; another amount: rejected, the
+    existing amount named), and so is a member who cannot hold points (merged, withdrawn,
+    suspended). Must run inside the caller's transaction; ``set_based`` defaults to PostgreSQL.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("opening_balances_post runs inside the caller's transaction")
+    if len({row.member_id for row in rows}) != len(rows):
+        raise ValueError("one opening balance per member in a chunk")
+    if any(isinstance(row.points, bool) or row.points <= 0 for row in rows):
+        raise ValueError("opening points must be positive")
+    if not rows:
+        return []
+    if set_based is None:
+        set_based = connection.vendor == "postgresql"
+    if not set_based:
+        return _openings_row_by_row(rows, validity_days=validity_days, actor=actor, source_label=source_label)
+
+    today, now = clock.today(), clock.now()
+    # Arrays as parameters, bound by the server (prepared): the statements' text is the same for any chunk.
+    locked = {int(r[1]): r for r in fetch_prepared(
+        "SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
+        "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) ORDER BY a.id FOR UPDATE OF a",
+        [[row.member_id for row in rows]],
+    )}
+    missing = {row.member_id for row in rows} - set(locked)
+    if missing:
+        raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
+    # After the lock, in statements of their own: what committed while it waited is seen.
+    done = {key: (print_, result) for key, print_, result in fetch_prepared(
+        "SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%b)",
+        [[opening_key(row.external_id) for row in rows]],
+    )}
+    used = [r[0] for r in locked.values() if r[4] > 0]
+    sums: dict[int, tuple[int, int]] = {}
+    if used:
+        sums = {int(a): (int(av), int(pe)) for a, av, pe in fetch_prepared(
+            "SELECT account_id, COALESCE(SUM(remaining) FILTER (WHERE available_on <= %s), 0),"
+            " COALESCE(SUM(remaining) FILTER (WHERE available_on > %s), 0) FROM loyalty_lot"
+            " WHERE account_id = ANY(%b) AND remaining > 0 AND (expires_on IS NULL OR expires_on > %s)"
+            " GROUP BY account_id",
+            [today, today, used, today],
+        )}
+
+    results: dict[int, OpeningResult] = {}
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for row in rows:
+        key, print_ = opening_key(row.external_id), opening_fingerprint(row.external_id, row.points)
+        account_id, _member_id, balance, debt, version, status = locked[row.member_id]
+        refused = _opening_refusal(row, done.get(key), print_, status)
+        if refused is not None:
+            results[row.member_id] = refused
+            continue
+        repaid = min(debt, row.points)
+        available, pending = sums.get(account_id, (0, 0))
+        result = {"member": row.external_id, "points": row.points,
+                  "balance": {"available": available + row.points - repaid - (debt - repaid), "pending": pending}}
+        for column, value in zip(columns, (account_id, key, print_, json.dumps(result), row.points,
+                                           row.points - repaid, repaid, balance + row.points, version + 1,
+                                           debt - repaid), strict=True):
+            column.append(value)
+        results[row.member_id] = OpeningResult(row.member_id, OPENING_BOOKED, row.points)
+    if columns[0]:
+        actor_id = actor.pk if getattr(actor, "pk", None) else None
+        actor_label = str(actor) if actor else ""
+        stamp = Operation._meta.get_field("created_at").get_default()  # when recorded, as the ORM stamps it
+        fetch_prepared(_OPENINGS_SQL, [
+            *columns,
+            OperationKind.IMPORT, actor_id, actor_label, stamp,
+            EntrySource.IMPORT, today, _opening_expiry(today, validity_days), stamp,
+            system_account_id(SystemAccount.IMPORTED), EntryKind.EARN, EntrySource.IMPORT,
+            opening_description(source_label), now, stamp,
+        ])
+    return [results[row.member_id] for row in rows]
+
+
+def _opening_expiry(earned_on: date, validity_days: int | None) -> date | None:
+    """As ``services.common.expiry_date``: valid ``validity_days`` from the day it is booked."""
+    from datetime import timedelta
+
+    return earned_on + timedelta(days=validity_days) if validity_days else None
+
+
+def _opening_refusal(
+    row: OpeningRow, done: tuple[str, Any] | None, print_: str, status: str
+) -> OpeningResult | None:
+    """Why this member's opening balance is not booked now, or ``None`` to book it."""
+    from django.utils.translation import gettext
+
+    from members.models import MemberStatus
+
+    if done is not None:
+        stored_print, stored = done
+        if stored_print == print_:
+            return OpeningResult(row.member_id, OPENING_ALREADY, row.points, existing_points=row.points)
+        existing = (json.loads(stored) if isinstance(stored, str) else stored or {}).get("points")
+        return OpeningResult(row.member_id, OPENING_REJECTED, row.points, existing_points=existing, reason=gettext(
+            "An opening balance of %(existing)s P was already imported for this member; this row says %(points)s P. "
+            "Correct the difference with a manual adjustment."
+        ) % {"existing": existing, "points": row.points})
+    if status in (MemberStatus.WITHDRAWN, MemberStatus.MERGED, MemberStatus.SUSPENDED):
+        return OpeningResult(row.member_id, OPENING_REJECTED, row.points, reason=gettext(
+            "The member is %(status)s: no points can be booked."
+        ) % {"status": MemberStatus(status).label})
+    return None
+
+
+_OPENINGS_SQL = """
+WITH d AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[],
+                         %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
+        WITH ORDINALITY AS d(account_id, key, fingerprint, result, points, remaining, repaid, balance_after,
+                             version, debt, n)
+),
+ops AS (
+    INSERT INTO loyalty_operation (kind, key, fingerprint, result, actor_id, actor_label, created_at)
+    SELECT %s::text, d.key, d.fingerprint, d.result, %s::bigint, %s::text, %s::timestamptz FROM d ORDER BY d.n
+    RETURNING id, key
+),
+lots AS (
+    INSERT INTO loyalty_lot (account_id, operation_id, source, points, remaining, available_on, expires_on,
+                             moved_from_id, created_at)
+    SELECT d.account_id, o.id, %s::text, d.points, d.remaining, %s::date, %s::date, NULL, %s::timestamptz
+    FROM d JOIN ops o ON o.key = d.key ORDER BY d.n
+    RETURNING id, account_id, operation_id
+),
+moves AS (
+    INSERT INTO loyalty_lotmovement (lot_id, operation_id, points)
+    SELECT l.id, l.operation_id, -d.repaid FROM d JOIN lots l ON l.account_id = d.account_id
+    WHERE d.repaid > 0 ORDER BY d.n
+),
+entries AS (
+    INSERT INTO loyalty_ledgerentry (operation_id, account_id, kind, source, points, balance_after, version,
+                                     reference, order_id, description, internal_note, lot_id, occurred_at,
+                                     created_at)
+    SELECT l.operation_id, CASE WHEN s.side = 0 THEN d.account_id ELSE %s::bigint END, %s::text, %s::text,
+           CASE WHEN s.side = 0 THEN d.points ELSE -d.points END,
+           CASE WHEN s.side = 0 THEN d.balance_after END, CASE WHEN s.side = 0 THEN d.version END,
+           d.key, '', %s::text, '', CASE WHEN s.side = 0 THEN l.id END, %s::timestamptz, %s::timestamptz
+    FROM d JOIN lots l ON l.account_id = d.account_id CROSS JOIN (VALUES (0), (1)) AS s(side)
+    ORDER BY d.n, s.side
+),
+accounts AS (
+    UPDATE loyalty_account a SET balance = d.balance_after, version = d.version, debt = d.debt
+    FROM d WHERE a.id = d.account_id
+)
+SELECT COUNT(*) FROM ops
+"""
+
+
+def _openings_row_by_row(
+    rows: Sequence[OpeningRow], *, validity_days: int | None, actor: Any, source_label: str
+) -> list[OpeningResult]:
+    """The plain path (SQLite): each member posted as ``points_import_opening`` posts it."""
+    locked = accounts_lock([row.member_id for row in rows])
+    results = []
+    for row in rows:
+        key, print_ = opening_key(row.external_id), opening_fingerprint(row.external_id, row.points)
+        account = locked[row.member_id]
+        found = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
+        refused = _opening_refusal(row, tuple(found[0]) if found else None, print_,  # type: ignore[arg-type]
+                                   getattr(account, "member_status", ""))
+        if refused is not None:
+            results.append(refused)
+            continue
+        posting = Posting.open(kind=OperationKind.IMPORT, key=key, fingerprint_=print_, actor=actor)
+        lot = posting.lot_create(account, row.points, source=EntrySource.IMPORT, available_on=posting.today,
+                                 expires_on=_opening_expiry(posting.today, validity_days))
+        posting.move(account, row.points, kind=EntryKind.EARN, source=EntrySource.IMPORT,
+                     counter=SystemAccount.IMPORTED, lot=lot, description=opening_description(source_label),
+                     reference=key)
+        posting.close({"member": row.external_id, "points": row.points, "balance": posting.balance(account)})
+        results.append(OpeningResult(row.member_id, OPENING_BOOKED, row.points))
+    return results

@@ -19,3 +19,11 @@ def dashboard_refresh_task() -> int:
     from .dashboard.totals import dashboard_refresh
 
     return dashboard_refresh().pk
+
+
+@shared_task(name="loyalty.member_import_run_task", acks_late=True)
+def member_import_run_task(job_id: int) -> int:
+    """A confirmed member import, run in chunks with its progress on the job (safe to replay)."""
+    from .services.imports import member_import_run
+
+    return member_import_run(job_id).processed_rows

@@ -33,8 +33,13 @@ def personal_data_access_record(
     query: str = "",
     reason: str = "",
     ip_address: str | None = None,
+    member_count: int | None = None,
 ) -> PersonalDataAccess:
-    """Record that ``user`` reached these members' personal data, and how."""
+    """Record that ``user`` reached these members' personal data, and how.
+
+    ``member_count`` is for an export too large to list member by member: the query (the
+    admin's filters) names the set, the count its size.
+    """
     ids = list(dict.fromkeys(member_ids))
     with transaction.atomic():
         access = PersonalDataAccess.objects.create(
@@ -43,7 +48,7 @@ def personal_data_access_record(
             action=action,
             query=query[:QUERY_MAX],
             reason=reason[:QUERY_MAX],
-            member_count=len(ids),
+            member_count=len(ids) if member_count is None else member_count,
             ip_address=ip_address,
         )
         PersonalDataAccessMember.objects.bulk_create(

@@ -159,6 +159,10 @@ class Member(models.Model):
         on_delete=models.PROTECT,
         related_name="merged_members",
     )
+    offline_id = models.CharField(
+        _("offline member id"), max_length=64, null=True, blank=True, unique=True,
+        help_text=_("The member's id in a store's list, recorded when an import links or creates them"),
+    )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -253,3 +257,7 @@ class PersonalDataAccessMember(models.Model):
         verbose_name = _("member reached")
         verbose_name_plural = _("members reached")
         indexes = [models.Index(fields=["member", "access"], name="pd_access_member")]
+
+
+# The member-import history (members/imports/jobs.py) is a model of this app.
+from .imports.jobs import MemberImport, MemberImportRejection  # noqa: E402, F401

@@ -55,6 +55,7 @@ from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 from members.privacy import birthday_for, email_for, personal_data_visible, phone_for
 from members.services import member_referrer_set, member_status_set, member_tier_floor_set, member_upsert
 
+from .exports import FilteredExportMixin
 from .member_forms import (
     ExportForm,
     MemberAddForm,
@@ -189,7 +190,7 @@ def search_filter(term: str) -> Q | None:
 
 
 @admin.register(Member)
-class MemberAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("external_id", "name", "phone_shown", "email_shown", "tier", "available_points",
                     "pending_points", "status", "joined_at")
     list_display_links = ("external_id", "name")
@@ -297,7 +298,7 @@ class MemberAdmin(AuditHistoryMixin, admin.ModelAdmin):
             path("<int:member_id>/tier-floor/", wrap(self.tier_floor_view), name=f"{prefix}_tier_floor"),
             path("<int:member_id>/referrer/", wrap(self.referrer_view), name=f"{prefix}_referrer"),
             path("<int:member_id>/merge/", wrap(self.merge_view), name=f"{prefix}_merge"),
-            path("<int:member_id>/export/", wrap(self.export_view), name=f"{prefix}_export"),
+            path("<int:member_id>/export/", wrap(self.export_one_view), name=f"{prefix}_export_one"),
         ]
         return own + super().get_urls()
 
@@ -518,7 +519,7 @@ class MemberAdmin(AuditHistoryMixin, admin.ModelAdmin):
         )
         return TemplateResponse(request, "admin/loyalty/member/merge.html", context)
 
-    def export_view(self, request: HttpRequest, member_id: int) -> Any:
+    def export_one_view(self, request: HttpRequest, member_id: int) -> Any:
         """One member's data as JSON, with the reason recorded in the access log."""
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied

@@ -14,6 +14,7 @@ from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Account, Activity, LedgerEntry, Lot, Operation, Purchase, Redemption, Refund
+from .exports import FilteredExportMixin
 from .readonly import ReadOnlyAdmin, account_id_for, member_id_for, operation_keys_for, pk_filter
 
 
@@ -43,7 +44,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(FilteredExportMixin, ReadOnlyAdmin):
     list_display = ("id", account_column, "kind", "source", "points", "balance_after", "order_id", "occurred_at")
     list_select_related = ("account__member",)
     search_fields = ("order_id", "reference", "account__member__external_id")
