@@ -1,4 +1,10 @@
-"""Writes of member identity. Points never move here: that is :mod:`loyalty.services`."""
+"""Writes of member identity and tiers. Points never move here: that is :mod:`loyalty.services`,
+which calls these for what it changes of a member (a tier reached, a member merged).
+
+``member_upsert`` writes identity alone, in its own transaction; a member who needs a points
+account is registered through :func:`loyalty.services.member_register`, which calls
+:func:`member_save` inside its own transaction and opens the account.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from loyalty.errors import InvalidRequest
-
-from .models import Channel, Member, Store, Tier, TierChange
+from .errors import InvalidMemberData
+from .models import Channel, Member, MemberStatus, Store, Tier, TierChange
 from .phone import InvalidPhoneNumber, normalize_phone
+from .selectors import tiers_active
 
 UNSET: Any = object()  # "not sent", as opposed to None ("clear it")
 
@@ -29,10 +35,10 @@ def phone_clean(raw: str | None) -> str:
     try:
         return normalize_phone(raw)
     except InvalidPhoneNumber as exc:
-        raise InvalidRequest(str(exc), errors={"phone": ["Enter a valid Korean phone number."]}) from None
+        raise InvalidMemberData(str(exc), errors={"phone": ["Enter a valid Korean phone number."]}) from None
 
 
-def _upsert(
+def member_save(
     *,
     external_id: str,
     name: str,
@@ -45,52 +51,65 @@ def _upsert(
     marketing_sms: bool | None,
     marketing_email: bool | None,
 ) -> MemberUpsert:
-    from loyalty.services import account_open
-
+    """:func:`member_upsert` inside the caller's transaction (which must be one): the member is
+    read locked, with what its representation shows (tier, home store, referrer), and only the
+    fields that changed are written."""
     if not external_id:
-        raise InvalidRequest("external_id is required.", errors={"external_id": ["This field is required."]})
+        raise InvalidMemberData("external_id is required.", errors={"external_id": ["This field is required."]})
     if not name or not name.strip():
-        raise InvalidRequest("name is required.", errors={"name": ["This field is required."]})
+        raise InvalidMemberData("name is required.", errors={"name": ["This field is required."]})
     store = None
     if store_code:
         store = Store.objects.filter(code=store_code).first()
         if store is None:
-            raise InvalidRequest(f"Unknown store {store_code}.", errors={"store_code": ["Unknown store."]})
-    member = Member.objects.select_for_update().filter(external_id=external_id).first()
-    created = member is None
-    if member is None:
-        member = Member(external_id=external_id, tier=Tier.objects.filter(is_active=True).order_by("rank").first())
-    member.name = name.strip()
+            raise InvalidMemberData(f"Unknown store {store_code}.", errors={"store_code": ["Unknown store."]})
+    found = list(
+        Member.objects.select_for_update(of=("self",)).select_related("tier", "home_store", "referred_by")
+        .filter(external_id=external_id).order_by()[:1]
+    )
+    created = not found
+    member = found[0] if found else Member(external_id=external_id, tier=next(iter(tiers_active()), None))
+    changed: set[str] = set()
+
+    def change(field: str, value: Any) -> None:
+        if getattr(member, field) != value:
+            setattr(member, field, value)
+            changed.add(field)
+
+    change("name", name.strip())
     if phone is not None:
-        member.phone = phone_clean(phone)
+        change("phone", phone_clean(phone))
     if email is not None:
-        member.email = email.strip().lower()
+        change("email", email.strip().lower())
     if birthday is not UNSET and birthday != member.birthday:
-        if member.pk is not None:
-            member.birthday_changed_at = timezone.now()
-        member.birthday = birthday
+        if not created:
+            change("birthday_changed_at", timezone.now())
+        change("birthday", birthday)
     if channel:
         if channel not in Channel.values:
-            raise InvalidRequest("Unknown channel.", errors={"channel": ["online or offline"]})
-        member.channel = channel
-    if store is not None:
+            raise InvalidMemberData("Unknown channel.", errors={"channel": ["online or offline"]})
+        change("channel", channel)
+    if store is not None and member.home_store_id != store.pk:
         member.home_store = store
+        changed.add("home_store")
     if marketing_sms is not None and marketing_sms != member.marketing_sms:
-        member.marketing_sms = marketing_sms
-        member.marketing_consent_at = timezone.now()
+        change("marketing_sms", marketing_sms)
+        change("marketing_consent_at", timezone.now())
     if marketing_email is not None and marketing_email != member.marketing_email:
-        member.marketing_email = marketing_email
-        member.marketing_consent_at = timezone.now()
+        change("marketing_email", marketing_email)
+        change("marketing_consent_at", timezone.now())
     if referrer_code and created:
         referrer = Member.objects.filter(referral_code=referrer_code.strip().upper()).first()
         if referrer is None:
-            raise InvalidRequest("Unknown referral code.", errors={"referrer_code": ["Unknown referral code."]})
+            raise InvalidMemberData("Unknown referral code.", errors={"referrer_code": ["Unknown referral code."]})
         if referrer.external_id == external_id or (member.phone and referrer.phone == member.phone):
-            raise InvalidRequest("A member cannot refer themselves.",
+            raise InvalidMemberData("A member cannot refer themselves.",
                                  errors={"referrer_code": ["Self-referral is not allowed."]})
         member.referred_by = referrer
-    member.save()
-    account_open(member)
+    if created:
+        member.save(force_insert=True)
+    elif changed:
+        member.save(update_fields=[*sorted(changed), "updated_at"])
     if created and member.tier_id:
         TierChange.objects.create(member=member, to_tier=member.tier, reason=TierChange.Reason.JOINED)
     return MemberUpsert(member, created)
@@ -119,7 +138,21 @@ def member_upsert(
                   marketing_sms=marketing_sms, marketing_email=marketing_email)
     try:
         with transaction.atomic(durable=True):
-            return _upsert(**kwargs)
+            return member_save(**kwargs)
     except IntegrityError:
         with transaction.atomic(durable=True):
-            return _upsert(**kwargs)
+            return member_save(**kwargs)
+
+
+def member_tier_raise(*, member: Member, tier: Tier, note: str = "") -> None:
+    """The member reached ``tier`` by what it spent or earned: the tier and its history row."""
+    TierChange.objects.create(member=member, from_tier=member.tier, to_tier=tier,
+                              reason=TierChange.Reason.QUALIFIED, note=note)
+    Member.objects.filter(pk=member.pk).update(tier=tier)
+    member.tier = tier
+
+
+def member_mark_merged(*, source: Member, target: Member) -> None:
+    """``source`` was merged into ``target``: it can neither earn nor spend again."""
+    Member.objects.filter(pk=source.pk).update(status=MemberStatus.MERGED, merged_into=target)
+    source.status, source.merged_into = MemberStatus.MERGED, target

@@ -24,18 +24,18 @@ from django.test import TransactionTestCase
 from django.utils import timezone as django_timezone
 
 from loyalty import clock
-from loyalty import ledger as ledger_module
 from loyalty.invariants import violations
+from loyalty.ledger import system_account_ids_forget
 from loyalty.models import Account, LedgerEntry, Lot, LotMovement, Operation
 from loyalty.services import (
     Outcome,
     activity_record,
+    member_register,
     points_adjust,
     points_redeem,
     purchase_record,
 )
 from members.models import Member
-from members.services import member_upsert
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PG_URL_HINT = "DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol"
@@ -98,7 +98,7 @@ def _programme_defaults(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("django_db") is None and not uses_db & set(request.fixturenames):
         return
     request.getfixturevalue("db")
-    ledger_module._system_ids.clear()
+    system_account_ids_forget()
     if Account.objects.filter(system_code__isnull=False).count() < 5:
         _defaults_migration.forward(django_apps, None)
 
@@ -163,7 +163,7 @@ def unique(prefix: str) -> str:
 def new_member(**fields: Any) -> Member:
     fields.setdefault("external_id", unique("shop"))
     fields.setdefault("name", "홍길동")
-    return member_upsert(**fields).member
+    return member_register(**fields).member
 
 
 def reload(member: Member) -> Member:
@@ -281,11 +281,11 @@ def _process_caches_cleared() -> Iterator[None]:
     """The read paths keep tiers, the policy and checked API keys for a few seconds per
     process; a test changes them with ``.update()`` at will, so each starts and ends cold."""
     from loyalty.api.keys import api_key_cache_clear
-    from loyalty.policy import policy_cache_clear, rules_cache_clear
-    from loyalty.selectors import tiers_cache_clear
+    from loyalty.policy import policy_cache_clear, programme_cache_clear
+    from members.selectors import tiers_cache_clear
 
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, programme_cache_clear):
         clear()
     yield
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, programme_cache_clear):
         clear()

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from members.models import Member, Store
 from members.selectors import members_by_email, members_by_phone
-from members.services import UNSET, member_upsert
+from members.services import UNSET
 
 from .. import clock, services
 from ..errors import MemberNotFound, NotFound
@@ -155,13 +155,13 @@ class MemberDetailApi(KeyView):
             raise exceptions.PermissionDenied("This key may only register members of its own store.")
         consent = data.get("marketing_consent") or {}
         store_code = data.get("store_code") or (bound.code if bound is not None and existing is None else None)
-        result = member_upsert(
+        result = services.member_register(
             external_id=ident, name=data["name"], phone=data.get("phone"), email=data.get("email"),
             birthday=data.get("birthday", UNSET),
             channel=data.get("channel"), store_code=store_code, referrer_code=data.get("referrer_code"),
             marketing_sms=consent.get("sms"), marketing_email=consent.get("email"),
         )
-        return Response(s.MemberOutputSerializer(self.member_get(ident)).data,
+        return Response(s.MemberOutputSerializer(result.member).data,  # read with its tier, store and referrer
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

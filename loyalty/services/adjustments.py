@@ -12,55 +12,47 @@ from members.models import Member
 
 from .. import clock
 from ..errors import InsufficientPoints, InvalidRequest, NotFound
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
-from ..models import Account, Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
+from ..ledger import Locked, Replayed, durable, operation_begin, pending_lots, spendable_lots
+from ..models import Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
 from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
-from .common import expiry_date, member_status_recheck
+from ..rules import expiry_date
 from .outcome import Outcome
 
 
-def _apply(
+def adjustment_post(
+    door: Locked,
     *,
-    account: Account,
     member: Member,
     points: int,
     reason: str,
-    key: str,
-    print_: str,
-    kind: OperationKind,
     counter: SystemAccount,
     source: EntrySource,
     entry_kind: EntryKind,
     validity_days: int | None,
     internal_note: str = "",
-    actor: Any = None,
     occurred_at: datetime | None = None,
-) -> tuple[dict[str, Any], int]:
+) -> dict[str, Any]:
     """Credit a new lot or debit open lots (available first, then pending); never below zero."""
-    member_status_recheck(member, account)
-    today = clock.today()
-    posting = Posting.open(kind=kind, key=key, fingerprint_=print_, actor=actor, occurred_at=occurred_at)
+    door.member_active(member)
+    account, posting, today = door.account(member.pk), door.posting, door.today
     lot = None
     if points > 0:
         earned_on: date = clock.local_date(occurred_at) if occurred_at else today
         lot = posting.lot_create(account, points, source=source, available_on=earned_on,
                                  expires_on=expiry_date(earned_on, validity_days))
     else:
-        lots = list(spendable_lots(account, today)) + [
-            lot for lot in spendable_lots(account, today, include_pending=True) if lot.available_on > today
-        ]
-        open_points = sum(lot.remaining for lot in lots) - account.debt
+        held = posting.balance(account)
+        open_points = held["available"] + held["pending"]
         if open_points < -points:
             raise InsufficientPoints(
                 f"The member holds {max(open_points, 0)} points; {-points} cannot be taken.",
                 available=open_points,
             )
+        lots = posting.lots_read(spendable_lots(account, today)) + posting.lots_read(pending_lots(account, today))
         posting.lots_take(lots, -points)
     posting.move(account, points, kind=entry_kind, source=source, counter=counter, lot=lot,
-                 description=reason, internal_note=internal_note, reference=key)
-    result = posting.close({"member": member.external_id, "points": points,
-                            "balance": posting.balance(account)})
-    return result, posting.operation.pk
+                 description=reason, internal_note=internal_note, reference=posting.pending_operation.key)
+    return posting.close({"member": member.external_id, "points": points, "balance": posting.balance(account)})
 
 
 def _check_points(points: int) -> None:
@@ -83,17 +75,13 @@ def points_adjust(
     _check_points(points)
     if not reason.strip():
         raise InvalidRequest("A reason is required.", errors={"reason": ["This field is required."]})
-    print_ = fingerprint({"member": member.external_id, "points": points, "reason": reason})
-    full_key = f"adjust:{key}"
-    if (done := replay(full_key, print_)) is not None:
-        return Outcome(done, created=False)
-    account = accounts_lock([member.pk])[member.pk]
-    if (done := replay(full_key, print_)) is not None:
-        return Outcome(done, created=False)
-    result, _operation_id = _apply(
-        account=account, member=member, points=points, reason=reason, key=full_key, print_=print_,
-        kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL,
-        entry_kind=EntryKind.ADJUST, validity_days=validity_days, internal_note=internal_note, actor=actor,
+    door = operation_begin(kind=OperationKind.ADJUST, key=f"adjust:{key}", lock=[member.pk], actor=actor,
+                           request={"member": member.external_id, "points": points, "reason": reason})
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    result = adjustment_post(
+        door, member=member, points=points, reason=reason, counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL,
+        entry_kind=EntryKind.ADJUST, validity_days=validity_days, internal_note=internal_note,
     )
     return Outcome(result, created=True)
 
@@ -115,18 +103,15 @@ def points_import_opening(
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise InvalidRequest("Opening points must be a positive integer.",
                              errors={"opening_points": ["Must be a positive integer."]})
-    key = f"import:{member.external_id}"
-    print_ = fingerprint({"member": member.external_id, "points": points})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    account = accounts_lock([member.pk])[member.pk]
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
+    door = operation_begin(kind=OperationKind.IMPORT, key=f"import:{member.external_id}", lock=[member.pk],
+                           request={"member": member.external_id, "points": points}, actor=actor,
+                           occurred_at=occurred_at)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
     reason = _("Opening balance carried over") + (f" ({source_label})" if source_label else "")
-    result, _operation_id = _apply(
-        account=account, member=member, points=points, reason=reason, key=key, print_=print_,
-        kind=OperationKind.IMPORT, counter=SystemAccount.IMPORTED, source=EntrySource.IMPORT,
-        entry_kind=EntryKind.EARN, validity_days=validity_days, actor=actor, occurred_at=occurred_at,
+    result = adjustment_post(
+        door, member=member, points=points, reason=reason, counter=SystemAccount.IMPORTED, source=EntrySource.IMPORT,
+        entry_kind=EntryKind.EARN, validity_days=validity_days, occurred_at=occurred_at,
     )
     return Outcome(result, created=True)
 
@@ -145,28 +130,27 @@ def adjustment_request(
         validity_days=validity_days, requested_by=requested_by,
     )
     if abs(points) < policy_get().adjustment_approval_threshold:
-        _adjustment_apply(adjustment, decided_by=requested_by)
+        adjustment_apply(adjustment, decided_by=requested_by)
     return adjustment
 
 
-def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any) -> None:
-    account = accounts_lock([adjustment.member_id])[adjustment.member_id]
-    key = f"adjust:adjustment-{adjustment.pk}"
-    print_ = fingerprint({"adjustment": adjustment.pk})
-    _result, operation_id = _apply(
-        account=account, member=adjustment.member, points=adjustment.points, reason=adjustment.reason,
-        key=key, print_=print_, kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED,
-        source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST, validity_days=adjustment.validity_days,
-        internal_note=adjustment.internal_note, actor=decided_by,
-    )
-    Adjustment.objects.filter(pk=adjustment.pk).update(
-        status=Adjustment.Status.APPLIED, decided_by=decided_by, decided_at=timezone.now(),
-        operation_id=operation_id,
+def adjustment_apply(adjustment: Adjustment, *, decided_by: Any) -> None:
+    """Post a recorded adjustment (inside the caller's durable transaction) and mark it applied."""
+    door = operation_begin(kind=OperationKind.ADJUST, key=f"adjust:adjustment-{adjustment.pk}",
+                           request={"adjustment": adjustment.pk}, lock=[adjustment.member_id], actor=decided_by)
+    if isinstance(door, Replayed):  # a new adjustment's key cannot have been used: refuse rather than guess
+        raise InvalidRequest(_("This adjustment was already applied."))
+    door.posting.change(Adjustment, adjustment.pk, status=Adjustment.Status.APPLIED, decided_by=decided_by,
+                        decided_at=timezone.now(), operation=door.posting.pending_operation)
+    adjustment_post(
+        door, member=adjustment.member, points=adjustment.points, reason=adjustment.reason,
+        counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST,
+        validity_days=adjustment.validity_days, internal_note=adjustment.internal_note,
     )
     adjustment.refresh_from_db()
 
 
-def _pending(adjustment_id: int) -> Adjustment:
+def adjustment_pending(adjustment_id: int) -> Adjustment:
     adjustment = (
         Adjustment.objects.select_for_update().select_related("member").filter(pk=adjustment_id).first()
     )
@@ -180,16 +164,16 @@ def _pending(adjustment_id: int) -> Adjustment:
 @durable
 def adjustment_approve(*, adjustment_id: int, approver: Any) -> Adjustment:
     """A second person approves a large adjustment; the requester cannot approve their own."""
-    adjustment = _pending(adjustment_id)
+    adjustment = adjustment_pending(adjustment_id)
     if adjustment.requested_by_id is not None and adjustment.requested_by_id == getattr(approver, "pk", None):
         raise InvalidRequest(_("An adjustment must be approved by someone other than its requester."))
-    _adjustment_apply(adjustment, decided_by=approver)
+    adjustment_apply(adjustment, decided_by=approver)
     return adjustment
 
 
 @durable
 def adjustment_reject(*, adjustment_id: int, approver: Any) -> Adjustment:
-    adjustment = _pending(adjustment_id)
+    adjustment = adjustment_pending(adjustment_id)
     Adjustment.objects.filter(pk=adjustment.pk).update(
         status=Adjustment.Status.REJECTED, decided_by=approver, decided_at=timezone.now()
     )

@@ -102,10 +102,9 @@ def test_purchase_query_count_does_not_grow_with_history(api: Api) -> None:
 def test_the_balance_reads_the_same_without_prepared_statements(settings) -> None:
     from loyalty import clock
     from loyalty.selectors import balance_card
-    from loyalty.services import points_adjust
-    from members.services import member_upsert
+    from loyalty.services import member_register, points_adjust
 
-    member = member_upsert(external_id="PREP-1", name="준비").member
+    member = member_register(external_id="PREP-1", name="준비").member
     points_adjust(member=member, points=1500, reason="test", key="prep-1")
     prepared = balance_card(clock.today(), 30, external_id="PREP-1")
     settings.DANGOL_PREPARED_STATEMENTS = False

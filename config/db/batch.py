@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from .sql import fetch_prepared
+from .prepared import fetch_prepared
 
 
 @dataclass
@@ -71,9 +71,9 @@ class RowBatch:
             table, pk = quote(meta.db_table), quote(str(meta.pk.column))
             if isinstance(step, _Update):
                 fields: list[Any] = [meta.get_field(key) for key in step.values]
-                sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+                sets = ", ".join(f"{quote(str(f.column))} = {self._value(f, value, names, params)}"
+                                 for f, value in zip(fields, step.values.values(), strict=True))
                 ctes.append(f"{name} AS (UPDATE {table} SET {sets} WHERE {pk} = %s)")  # noqa: S608
-                params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, step.values.values(), strict=True)]
                 params.append(step.pk)
                 continue
             columns = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
@@ -102,6 +102,19 @@ class RowBatch:
                     related = _related(f, obj)
                     if related is not None and getattr(obj, f.attname) is None:
                         setattr(obj, f.attname, related.pk)
+
+    @staticmethod
+    def _value(f: Any, value: Any, names: dict[int, str], params: list[Any]) -> str:
+        """A value an update sets: a parameter, or for a foreign key given a row inserted earlier
+        in the statement, that row's id."""
+        if isinstance(value, models.Model):
+            if value.pk is None:
+                if id(value) not in names:
+                    raise ValueError(f"{f.name} refers to a row not written before it")
+                return f"(SELECT {connection.ops.quote_name(str(value._meta.pk.column))} FROM {names[id(value)]})"  # noqa: S608
+            value = value.pk
+        params.append(f.get_db_prep_save(value, connection))
+        return "%s"
 
     @staticmethod
     def _cell(f: models.Field[Any, Any], obj: models.Model, names: dict[int, str], params: list[Any]) -> str:
