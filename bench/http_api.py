@@ -53,7 +53,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+from bench.harness import django_on_bench_db, seeded_members  # noqa: E402
 
 # Per-request targets, as ratios to the one-query view of the same round (DESIGN.md, issue 7).
 TARGETS = {"balance": 0.85, "purchase": 0.25, "refund": 0.20, "redemption": 0.20, "cancel": 0.20,

@@ -102,20 +102,16 @@ class Locked:
     def member_active(self, member: Member) -> None:
         """Refuse a member that cannot move points, by the status read with the lock."""
         member.status = self.statuses[member.pk]
-        member_require_active(member)
+        if member.status in CLOSED_STATUSES:
+            raise InvalidRequest(
+                f"Member {member.external_id} is {member.get_status_display()}; points cannot move.",
+                errors={"external_id": [f"member status is {member.status}"]},
+            )
 
     @property
     def programme(self) -> Programme:
         """The earning rules and the policy as of the version the lock read (cached per process)."""
         return programme_at(self.programme_version)
-
-
-def member_require_active(member: Member) -> None:
-    if member.status in CLOSED_STATUSES:
-        raise InvalidRequest(
-            f"Member {member.external_id} is {member.get_status_display()}; points cannot move.",
-            errors={"external_id": [f"member status is {member.status}"]},
-        )
 
 
 # --- the lock statement ------------------------------------------------------------------

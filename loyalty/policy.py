@@ -9,8 +9,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q, QuerySet
-
 from .errors import InvalidRequest
 from .models import EarningRule, ProgramPolicy, RuleKind
 from .rules import Item, RedemptionPolicySpec, RuleSpec
@@ -56,15 +54,6 @@ def redemption_spec(policy: ProgramPolicy) -> RedemptionPolicySpec:
     )
 
 
-def rules_active(kinds: Iterable[str], on: date) -> QuerySet[EarningRule]:
-    return (
-        EarningRule.objects.filter(kind__in=list(kinds), is_active=True)
-        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=on))
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
-        .order_by("priority", "id")
-    )
-
-
 def rule_spec(rule: EarningRule) -> RuleSpec:
     return RuleSpec(
         id=rule.pk,
@@ -88,33 +77,18 @@ PURCHASE_KINDS = (RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS)
 
 
 @dataclass(frozen=True)
-class ActiveRule:
-    """An active earning rule as the write paths use it: its spec, and when and what it applies to."""
-
-    spec: RuleSpec
-    kind: str
-    activity_type: str
-    starts_on: date | None
-    ends_on: date | None
-
-    def in_force(self, on: date) -> bool:
-        return (self.starts_on is None or self.starts_on <= on) and (self.ends_on is None or self.ends_on >= on)
-
-
-@dataclass(frozen=True)
 class Programme:
     """The policy and the active earning rules at one :class:`~loyalty.models.ProgrammeVersion`."""
 
     version: int | None
     policy: ProgramPolicy
-    rules: tuple[ActiveRule, ...]
+    rules: tuple[EarningRule, ...]  # the active ones, in stacking order (priority, id)
 
     def rules_in_force(self, kinds: Iterable[str], on: date, activity_type: str | None = None) -> list[RuleSpec]:
-        """The rules of these kinds in force on ``on``, in stacking order (priority, id)."""
-        wanted = set(kinds)
-        return [rule.spec for rule in self.rules
-                if rule.kind in wanted and rule.in_force(on)
-                and (activity_type is None or rule.activity_type == activity_type)]
+        """The rules of these kinds in force on ``on``, in stacking order."""
+        return [rule_spec(rule) for rule in self.rules
+                if rule.kind in kinds and (activity_type is None or rule.activity_type == activity_type)
+                and (rule.starts_on is None or rule.starts_on <= on) and (rule.ends_on is None or rule.ends_on >= on)]
 
     def activity_types(self) -> set[str]:
         return {rule.activity_type for rule in self.rules if rule.kind == RuleKind.ACTIVITY and rule.activity_type}
@@ -135,10 +109,7 @@ def programme_at(version: int | None) -> Programme:
     kept = _programme
     if kept is not None and version is not None and kept.version == version:
         return kept
-    rules = tuple(
-        ActiveRule(rule_spec(r), r.kind, r.activity_type, r.starts_on, r.ends_on)
-        for r in EarningRule.objects.filter(is_active=True).order_by("priority", "id")
-    )
+    rules = tuple(EarningRule.objects.filter(is_active=True).order_by("priority", "id"))
     loaded = Programme(version, policy_get(), rules)
     if version is not None:
         _programme = loaded

@@ -14,16 +14,11 @@ from django.db import connection
 
 from config.db.prepared import columns, fetch_prepared, instances
 from members.models import Member, Tier
-from members.selectors import tiers_active, tiers_cache_clear
+from members.selectors import tiers_active
 
 from .models import Account, Lot
 from .spendable import LotState, lot_holds, lot_state, lots_holding_sql
 from .windows import window_sql
-
-__all__ = [  # tiers_active and tiers_cache_clear belong to members.selectors; named here for older callers
-    "Balance", "BalanceCard", "balance_card", "balance_summary", "member_with_tier", "summarize_lots",
-    "tiers_active", "tiers_cache_clear",
-]
 
 
 @dataclass(frozen=True)

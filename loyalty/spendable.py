@@ -55,15 +55,11 @@ def lot_state(available_on: date, expires_on: date | None, today: date) -> LotSt
     return LotState.SPENDABLE if available_on <= today else LotState.PENDING
 
 
+@lru_cache(maxsize=32)
 def lot_sum_sql(today: date, state: LotState, account_ref: str) -> tuple[str, tuple[object, ...]]:
     """``SELECT SUM(remaining)`` of one account's lots in ``state``, compiled from the filters
     above, for a raw statement whose row names the account as ``account_ref`` (e.g. ``a.id``).
     Cached per day: the text never changes, only the date among the parameters."""
-    return _lot_sum_sql(connection.vendor, today, state, account_ref)
-
-
-@lru_cache(maxsize=32)
-def _lot_sum_sql(vendor: str, today: date, state: LotState, account_ref: str) -> tuple[str, tuple[object, ...]]:
     rule = lots_spendable(today) if state is LotState.SPENDABLE else lots_pending(today)
     queryset = (
         Lot.objects.filter(rule, account_id=RawSQL(account_ref, ()))  # noqa: S611 (an alias, not input)
@@ -72,13 +68,9 @@ def _lot_sum_sql(vendor: str, today: date, state: LotState, account_ref: str) ->
     return compiled(queryset)
 
 
+@lru_cache(maxsize=8)
 def lots_holding_sql(today: date, account_ref: str) -> tuple[str, tuple[object, ...]]:
     """``(remaining, available_on, expires_on)`` of the account's lots that hold points."""
-    return _lots_holding_sql(connection.vendor, today, account_ref)
-
-
-@lru_cache(maxsize=8)
-def _lots_holding_sql(vendor: str, today: date, account_ref: str) -> tuple[str, tuple[object, ...]]:
     queryset = Lot.objects.filter(lot_holds(today), account_id=RawSQL(account_ref, ())).order_by()  # noqa: S611
     return compiled(queryset.values_list("remaining", "available_on", "expires_on"))
 

@@ -16,7 +16,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
 from django.db.models import F, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -48,10 +47,6 @@ def local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def window_first_day(today: date, months: int) -> date:
-    return months_before(today, months)
-
-
 def window_total(basis: str, since: datetime, *, member_id: Any, account_id: Any) -> QuerySet[Any]:
     """One row, the window's total (no row: nothing in it): the definition of what counts."""
     if basis == TierBasis.POINTS:
@@ -64,21 +59,16 @@ def window_total(basis: str, since: datetime, *, member_id: Any, account_id: Any
 
 def window_amount(basis: str, today: date, months: int, *, member_id: int, account_id: int) -> Decimal:
     """The window's total read through the ORM (where no lock statement read it)."""
-    since = local_midnight(window_first_day(today, months))
+    since = local_midnight(months_before(today, months))
     row = window_total(basis, since, member_id=member_id, account_id=account_id).first()
     return Decimal(row["total"] or 0) if row else Decimal("0")
 
 
+@lru_cache(maxsize=32)
 def window_sql(basis: str, today: date, months: int, *, member_ref: str, account_ref: str
                ) -> tuple[str, tuple[object, ...]]:
     """The window's total as a scalar subquery for a raw statement whose row names the member
     and the account as ``member_ref`` and ``account_ref`` (aliases, e.g. ``a.member_id``)."""
-    return _window_sql(connection.vendor, basis, today, months, member_ref, account_ref)
-
-
-@lru_cache(maxsize=32)
-def _window_sql(vendor: str, basis: str, today: date, months: int, member_ref: str, account_ref: str
-                ) -> tuple[str, tuple[object, ...]]:
-    since = local_midnight(window_first_day(today, months))
+    since = local_midnight(months_before(today, months))
     return compiled(window_total(basis, since, member_id=RawSQL(member_ref, ()),  # noqa: S611 (aliases)
                                  account_id=RawSQL(account_ref, ())))  # noqa: S611

@@ -1,13 +1,14 @@
 """Writes of member identity and tiers. Points never move here: that is :mod:`loyalty.services`,
 which calls these for what it changes of a member (a tier reached, a member merged).
 
-``member_upsert`` writes identity alone, in its own transaction; a member who needs a points
-account is registered through :func:`loyalty.services.member_register`, which calls
-:func:`member_save` inside its own transaction and opens the account.
+``member_upsert`` writes identity alone; a member who needs a points account is registered
+through :func:`loyalty.services.member_register`, which opens the account in the same
+transaction (``on_saved``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,7 +39,7 @@ def phone_clean(raw: str | None) -> str:
         raise InvalidMemberData(str(exc), errors={"phone": ["Enter a valid Korean phone number."]}) from None
 
 
-def member_save(
+def _upsert(
     *,
     external_id: str,
     name: str,
@@ -51,9 +52,8 @@ def member_save(
     marketing_sms: bool | None,
     marketing_email: bool | None,
 ) -> MemberUpsert:
-    """:func:`member_upsert` inside the caller's transaction (which must be one): the member is
-    read locked, with what its representation shows (tier, home store, referrer), and only the
-    fields that changed are written."""
+    """The member is read locked with what its representation shows (tier, home store,
+    referrer), and only the fields that changed are written."""
     if not external_id:
         raise InvalidMemberData("external_id is required.", errors={"external_id": ["This field is required."]})
     if not name or not name.strip():
@@ -127,21 +127,29 @@ def member_upsert(
     referrer_code: str | None = None,
     marketing_sms: bool | None = None,
     marketing_email: bool | None = None,
+    on_saved: Callable[[MemberUpsert], object] | None = None,
 ) -> MemberUpsert:
     """Create or update a member by the shop's id; fields left ``None`` are kept as they are.
 
     A concurrent create of the same id loses on the unique constraint and is retried as
-    an update, so two sign-up calls at once make one member.
+    an update, so two sign-up calls at once make one member. ``on_saved`` runs in the same
+    transaction, after the member is written (another app's part of a registration).
     """
     kwargs: dict[str, Any] = dict(external_id=external_id, name=name, phone=phone, email=email, birthday=birthday,
                   channel=channel, store_code=store_code, referrer_code=referrer_code,
                   marketing_sms=marketing_sms, marketing_email=marketing_email)
+
+    def attempt() -> MemberUpsert:
+        with transaction.atomic(durable=True):
+            saved = _upsert(**kwargs)
+            if on_saved is not None:
+                on_saved(saved)
+            return saved
+
     try:
-        with transaction.atomic(durable=True):
-            return member_save(**kwargs)
+        return attempt()
     except IntegrityError:
-        with transaction.atomic(durable=True):
-            return member_save(**kwargs)
+        return attempt()
 
 
 def member_tier_raise(*, member: Member, tier: Tier, note: str = "") -> None:

@@ -17,6 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from members.models import Member, Store
@@ -28,9 +29,28 @@ from ..errors import MemberNotFound, NotFound
 from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
 from ..policy import policy_cached
 from ..selectors import balance_card, member_with_tier
-from . import serializers as s
 from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .keys import WidgetClaims, widget_token_issue
+from .serializers import (
+    ActivityInputSerializer,
+    ActivityOutputSerializer,
+    BalanceOutputSerializer,
+    CancelOutputSerializer,
+    EntrySerializer,
+    ErrorSerializer,
+    MemberInputSerializer,
+    MemberListSerializer,
+    MemberOutputSerializer,
+    PurchaseInputSerializer,
+    PurchaseOutputSerializer,
+    RedemptionInputSerializer,
+    RedemptionOutputSerializer,
+    RefundInputSerializer,
+    RefundOutputSerializer,
+    WidgetTokenInputSerializer,
+    WidgetTokenOutputSerializer,
+    money,
+)
 from .throttle import ApiKeyRateThrottle
 
 BALANCE_EXAMPLE = OpenApiExample("Balance card", response_only=True, value={
@@ -53,11 +73,11 @@ ERROR_EXAMPLES = [
 ]
 
 ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
-    401: OpenApiResponse(s.ErrorSerializer, description="not_authenticated / authentication_failed"),
-    403: OpenApiResponse(s.ErrorSerializer, description="permission_denied"),
-    404: OpenApiResponse(s.ErrorSerializer, description="member_not_found / not_found"),
-    429: OpenApiResponse(s.ErrorSerializer, description="throttled"),
+    400: OpenApiResponse(ErrorSerializer, description="invalid"),
+    401: OpenApiResponse(ErrorSerializer, description="not_authenticated / authentication_failed"),
+    403: OpenApiResponse(ErrorSerializer, description="permission_denied"),
+    404: OpenApiResponse(ErrorSerializer, description="member_not_found / not_found"),
+    429: OpenApiResponse(ErrorSerializer, description="throttled"),
 }
 
 
@@ -110,7 +130,7 @@ class KeyView(APIView):
             return store
         return bound
 
-    def validated(self, serializer_class: type[s.serializers.Serializer]) -> dict[str, Any]:
+    def validated(self, serializer_class: type[Serializer]) -> dict[str, Any]:
         if not isinstance(self.request.data, dict):
             raise exceptions.ParseError("The body must be a JSON object.")
         serializer = serializer_class(data=self.request.data)
@@ -130,13 +150,13 @@ class MemberDetailApi(KeyView):
         self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
         return super().get_permissions()
 
-    @extend_schema(responses={200: s.MemberOutputSerializer, **ERRORS}, summary="Read a member")
+    @extend_schema(responses={200: MemberOutputSerializer, **ERRORS}, summary="Read a member")
     def get(self, request: Request, external_id: str) -> Response:
-        return Response(s.MemberOutputSerializer(self.member_get(external_id)).data)
+        return Response(MemberOutputSerializer(self.member_get(external_id)).data)
 
     @extend_schema(
-        request=s.MemberInputSerializer,
-        responses={200: s.MemberOutputSerializer, 201: s.MemberOutputSerializer, **ERRORS},
+        request=MemberInputSerializer,
+        responses={200: MemberOutputSerializer, 201: MemberOutputSerializer, **ERRORS},
         summary="Create or update a member",
         examples=[OpenApiExample("Sign-up", request_only=True, value={
             "name": "김단골", "phone": "010-1234-5678", "email": "dangol@example.com", "birthday": "1990-05-31",
@@ -146,7 +166,7 @@ class MemberDetailApi(KeyView):
         ident = clean_id(external_id)
         if ident is None or len(ident) > 64:
             raise exceptions.ValidationError({"external_id": ["Enter a valid id of at most 64 characters."]})
-        data = self.validated(s.MemberInputSerializer)
+        data = self.validated(MemberInputSerializer)
         bound = self.key.store
         existing = Member.objects.filter(external_id=ident).select_related("home_store").first()
         if bound is not None and existing is not None and existing.home_store_id not in (None, bound.pk):
@@ -161,7 +181,7 @@ class MemberDetailApi(KeyView):
             channel=data.get("channel"), store_code=store_code, referrer_code=data.get("referrer_code"),
             marketing_sms=consent.get("sms"), marketing_email=consent.get("email"),
         )
-        return Response(s.MemberOutputSerializer(result.member).data,  # read with its tier, store and referrer
+        return Response(MemberOutputSerializer(result.member).data,  # read with its tier, store and referrer
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -186,7 +206,7 @@ class MemberLookupApi(KeyView):
     @extend_schema(
         parameters=[OpenApiParameter("phone", str, description="Any notation: 010-1234-5678, +82 10 …"),
                     OpenApiParameter("email", str)],
-        responses={200: s.MemberListSerializer, **ERRORS}, summary="Look members up by phone or email",
+        responses={200: MemberListSerializer, **ERRORS}, summary="Look members up by phone or email",
         operation_id="members_lookup",
     )
     def get(self, request: Request) -> Response:
@@ -199,7 +219,7 @@ class MemberLookupApi(KeyView):
         if not filtered.is_valid():
             raise exceptions.ValidationError(filtered.errors)
         members = list(filtered.qs[:50])
-        return Response({"results": s.MemberOutputSerializer(members, many=True).data})
+        return Response({"results": MemberOutputSerializer(members, many=True).data})
 
 
 def card_data(*, external_id: str | None = None, member_id: int | None = None) -> dict[str, Any] | None:
@@ -215,11 +235,11 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
         "tier": {"code": card.tier[0], "name": card.tier[1]} if card.tier else None,
         "next_tier": (
             {"code": card.next_tier.code, "name": card.next_tier.name,
-             "amount_to_go": s.money(card.amount_to_go or Decimal("0"))}
+             "amount_to_go": money(card.amount_to_go or Decimal("0"))}
             if card.next_tier else None
         ),
         "expiring_soon": [{"points": p, "expires_on": d.isoformat()} for p, d in card.balance.expiring_soon],
-        "point_value": s.money(policy.point_value),
+        "point_value": money(policy.point_value),
         "currency": policy.currency,
         "as_of": timezone.localtime().isoformat(),
     }
@@ -228,7 +248,7 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
 class MemberBalanceApi(KeyView):
     required_scope = ApiScope.MEMBERS_READ
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS",
+    @extend_schema(responses={200: BalanceOutputSerializer, **ERRORS}, summary="Balance for a widget or the POS",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request, external_id: str) -> Response:
         ident = clean_id(external_id)
@@ -267,7 +287,7 @@ class MemberTransactionsApi(KeyView):
             OpenApiParameter("until", OpenApiTypes.DATE), OpenApiParameter("page_size", int),
             OpenApiParameter("cursor", str),
         ],
-        responses={200: s.EntrySerializer(many=True), **ERRORS}, summary="Points history, newest first",
+        responses={200: EntrySerializer(many=True), **ERRORS}, summary="Points history, newest first",
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = self.member_get(external_id, Member.objects.select_related("account"))
@@ -285,15 +305,15 @@ class MemberTransactionsApi(KeyView):
             page: list[LedgerEntry] | None = paginator.paginate_queryset(filtered.qs, request, view=self)
         except exceptions.NotFound:
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
-        return paginator.get_paginated_response(s.EntrySerializer(page, many=True).data)
+        return paginator.get_paginated_response(EntrySerializer(page, many=True).data)
 
 
 class PurchaseCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.PurchaseInputSerializer,
-        responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        request=PurchaseInputSerializer,
+        responses={201: PurchaseOutputSerializer, 200: PurchaseOutputSerializer, 409: ErrorSerializer, **ERRORS},
         summary="Report a paid order",
         examples=[OpenApiExample("Order", request_only=True, value={
             "external_id": "C1001", "order_id": "A-20261124-0001", "amount": "45000", "channel": "online",
@@ -301,7 +321,7 @@ class PurchaseCreateApi(KeyView):
             PURCHASE_EXAMPLE, ERROR_EXAMPLES[2]],
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.PurchaseInputSerializer)
+        data = self.validated(PurchaseInputSerializer)
         store = self.store_for(data.get("store_code"))
         member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.purchase_record(
@@ -314,12 +334,12 @@ class RefundCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RefundInputSerializer,
-        responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        request=RefundInputSerializer,
+        responses={201: RefundOutputSerializer, 200: RefundOutputSerializer, 409: ErrorSerializer, **ERRORS},
         summary="Refund part or all of an order",
     )
     def post(self, request: Request, order_id: str) -> Response:
-        data = self.validated(s.RefundInputSerializer)
+        data = self.validated(RefundInputSerializer)
         ident = clean_id(order_id)
         purchase = Purchase.objects.filter(order_id=ident).select_related("store").first() if ident else None
         if purchase is None:
@@ -336,22 +356,22 @@ class RedemptionCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RedemptionInputSerializer,
+        request=RedemptionInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
-                   409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
-                   422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},
+        responses={201: RedemptionOutputSerializer, 200: RedemptionOutputSerializer,
+                   409: OpenApiResponse(ErrorSerializer, description="insufficient_points / idempotency_conflict"),
+                   422: OpenApiResponse(ErrorSerializer, description="redemption_rule"), **ERRORS},
         summary="Spend points on an order",
         examples=[OpenApiExample("Redeem", request_only=True, value={
             "external_id": "C1001", "points": 1000, "order_id": "A-20261124-0002", "order_amount": "30000"}),
             *ERROR_EXAMPLES],
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.RedemptionInputSerializer)
+        data = self.validated(RedemptionInputSerializer)
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and (len(key) > 200 or "\x00" in key):
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        member = self.member_get(data["external_id"], Member.objects.all())
+        member = self.member_get(data["external_id"], with_tier_only=True)
         outcome = services.points_redeem(
             member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
             items=data.get("items", []), idempotency_key=key, actor=self.key.name,
@@ -362,7 +382,7 @@ class RedemptionCreateApi(KeyView):
 class RedemptionCancelApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
-    @extend_schema(request=None, responses={200: s.CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
+    @extend_schema(request=None, responses={200: CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
     def post(self, request: Request, redemption_id: int) -> Response:
         if not Redemption.objects.filter(pk=redemption_id).exists():
             raise NotFound(f"No redemption {redemption_id}.")
@@ -374,12 +394,12 @@ class ActivityCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.ActivityInputSerializer,
-        responses={201: s.ActivityOutputSerializer, 200: s.ActivityOutputSerializer, **ERRORS},
+        request=ActivityInputSerializer,
+        responses={201: ActivityOutputSerializer, 200: ActivityOutputSerializer, **ERRORS},
         summary="Report a review, visit, share …",
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.ActivityInputSerializer)
+        data = self.validated(ActivityInputSerializer)
         member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
@@ -390,10 +410,10 @@ class ActivityCreateApi(KeyView):
 class WidgetTokenApi(KeyView):
     required_scope = None
 
-    @extend_schema(request=s.WidgetTokenInputSerializer, responses={201: s.WidgetTokenOutputSerializer, **ERRORS},
+    @extend_schema(request=WidgetTokenInputSerializer, responses={201: WidgetTokenOutputSerializer, **ERRORS},
                    summary="A 15-minute token for one member's balance widget")
     def post(self, request: Request) -> Response:
-        data = self.validated(s.WidgetTokenInputSerializer)
+        data = self.validated(WidgetTokenInputSerializer)
         member = self.member_get(data["external_id"], Member.objects.only("pk", "external_id"))
         token, expires_at = widget_token_issue(member_id=member.pk, key=self.key)
         return Response({"token": token, "expires_at": timezone.localtime(expires_at).isoformat()},
@@ -405,7 +425,7 @@ class WidgetBalanceApi(APIView):
     permission_classes = [IsWidgetToken]
     throttle_classes = [ApiKeyRateThrottle]
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance",
+    @extend_schema(responses={200: BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request) -> Response:
         claims = request.auth

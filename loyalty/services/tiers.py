@@ -13,7 +13,7 @@ from members.selectors import tiers_active
 from members.services import member_tier_raise
 
 from ..models import Account
-from ..windows import Window, window_amount, window_first_day
+from ..windows import Window, months_before, window_amount
 
 
 def tiers_above(member: Member) -> list[Tier]:
@@ -43,7 +43,7 @@ def tier_upgrade_if_qualified(
         window = (tier.basis, tier.window_months)
         if window not in totals:
             pending = Decimal(pending_points) if tier.basis == TierBasis.POINTS else pending_spend
-            if pending_on is not None and pending_on < window_first_day(today, tier.window_months):
+            if pending_on is not None and pending_on < months_before(today, tier.window_months):
                 pending = Decimal("0")  # reported late, from before the window
             have = known.get(window)
             if have is None:
