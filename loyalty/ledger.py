@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache, wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, models, transaction
@@ -43,7 +43,7 @@ from .models import (
     SystemAccount,
 )
 from .policy import Programme, programme_at
-from .spendable import LotState, lot_holds, lot_state, lot_sum_sql, lots_pending, lots_spendable
+from .spendable import LotState, lot_holds, lot_state, lot_sum_sql, lots_spendable
 from .windows import Window, window_sql
 
 P = ParamSpec("P")
@@ -74,8 +74,7 @@ class Replayed:
     result: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class OpenLots:
+class OpenLots(NamedTuple):
     """The sums of an account's lots that hold points, as of the operation's day."""
 
     available: int
@@ -275,10 +274,6 @@ def spendable_lots(account: Account, today: date) -> QuerySet[Lot]:
     member, so they go first.
     """
     return _in_spending_order(Lot.objects.filter(lots_spendable(today), account=account))
-
-
-def pending_lots(account: Account, today: date) -> QuerySet[Lot]:
-    return _in_spending_order(Lot.objects.filter(lots_pending(today), account=account))
 
 
 def holding_lots(account: Account, today: date) -> QuerySet[Lot]:

@@ -29,17 +29,12 @@ def lot_holds(today: date) -> Q:
     return Q(remaining__gt=0) & (Q(expires_on__isnull=True) | Q(expires_on__gt=today))
 
 
-def lot_available(today: date) -> Q:
-    """Of the lots that hold points, those past their pending days."""
-    return Q(available_on__lte=today)
-
-
 def lots_spendable(today: date) -> Q:
-    return lot_holds(today) & lot_available(today)
+    return lot_holds(today) & Q(available_on__lte=today)
 
 
 def lots_pending(today: date) -> Q:
-    return lot_holds(today) & ~lot_available(today)
+    return lot_holds(today) & Q(available_on__gt=today)
 
 
 class LotState(Enum):

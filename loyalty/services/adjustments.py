@@ -12,7 +12,7 @@ from members.models import Member
 
 from .. import clock
 from ..errors import InsufficientPoints, InvalidRequest, NotFound
-from ..ledger import Locked, Replayed, durable, operation_begin, pending_lots, spendable_lots
+from ..ledger import Locked, Replayed, durable, holding_lots, operation_begin
 from ..models import Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
 from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
 from ..rules import expiry_date
@@ -48,7 +48,7 @@ def adjustment_post(
                 f"The member holds {max(open_points, 0)} points; {-points} cannot be taken.",
                 available=open_points,
             )
-        lots = posting.lots_read(spendable_lots(account, today)) + posting.lots_read(pending_lots(account, today))
+        lots = sorted(posting.lots_read(holding_lots(account, today)), key=lambda lot: lot.available_on > today)
         posting.lots_take(lots, -points)
     posting.move(account, points, kind=entry_kind, source=source, counter=counter, lot=lot,
                  description=reason, internal_note=internal_note, reference=posting.pending_operation.key)
