@@ -51,14 +51,15 @@ class RowBatch:
         if not self.steps:
             return
         if connection.vendor == "postgresql":
-            self._run_as_one_statement()
+            self.run_as_one_statement()
         else:
-            self._run_one_by_one()
+            self.run_one_by_one()
         self.steps = []
 
     # --- one statement (PostgreSQL) -------------------------------------------------
 
-    def _run_as_one_statement(self) -> None:
+    def run_as_one_statement(self) -> None:
+        """PostgreSQL: one statement of data-modifying CTEs, every new id read back."""
         # Only identifiers from the models' metadata are put into the text; values are parameters.
         quote = connection.ops.quote_name
         ctes: list[str] = []
@@ -134,7 +135,9 @@ class RowBatch:
 
     # --- one by one (other databases) ------------------------------------------------
 
-    def _run_one_by_one(self) -> None:
+    def run_one_by_one(self) -> None:
+        """The plain ORM, a statement per row: SQLite's way, and the reference the one-statement
+        way is tested against (both must write the same rows)."""
         for step in self.steps:
             if isinstance(step, _Update):
                 step.model._default_manager.filter(pk=step.pk).update(**step.values)
