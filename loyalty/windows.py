@@ -60,8 +60,8 @@ def window_total(basis: str, since: datetime, *, member_id: Any, account_id: Any
 def window_amount(basis: str, today: date, months: int, *, member_id: int, account_id: int) -> Decimal:
     """The window's total read through the ORM (where no lock statement read it)."""
     since = local_midnight(months_before(today, months))
-    row = window_total(basis, since, member_id=member_id, account_id=account_id).first()
-    return Decimal(row["total"] or 0) if row else Decimal("0")
+    totals = list(window_total(basis, since, member_id=member_id, account_id=account_id))
+    return Decimal(totals[0]["total"] or 0) if totals else Decimal("0")
 
 
 @lru_cache(maxsize=32)

@@ -252,3 +252,24 @@ def test_the_one_statement_batch_writes_what_the_plain_orm_writes(frozen_clock, 
     day(plain)
     monkeypatch.undo()
     assert _rows_of(plain) == _rows_of(batched)
+
+
+def test_the_lock_and_the_orm_count_a_tier_window_alike(frozen_clock) -> None:
+    """One definition (loyalty/windows.py), two readings: compiled into the lock statement, and
+    evaluated by the ORM where no lock read it (SQLite)."""
+    from loyalty.windows import window_amount
+
+    member = new_member()
+    buy(member, "45000", occurred_at=frozen_clock.days_ago(20))
+    buy(member, "30000", occurred_at=frozen_clock.days_ago(400))  # outside a 12-month window
+    act(member)
+    with transaction.atomic():
+        door = operation_begin(kind=OperationKind.ADJUST, key=unique("w"), request={}, lock=[member.pk],
+                               windows=[("spend", 12), ("points", 12)])
+        assert isinstance(door, Locked)
+        account = door.account(member.pk)
+        for basis, expected in (("spend", Decimal("45000")), ("points", Decimal("470"))):
+            by_orm = window_amount(basis, clock.today(), 12, member_id=member.pk, account_id=account.pk)
+            assert by_orm == expected
+            if connection.vendor == "postgresql":
+                assert door.windows[member.pk][(basis, 12)] == expected
