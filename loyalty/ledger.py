@@ -90,6 +90,7 @@ class Locked:
     statuses: dict[int, str]  # by member id, read with the lock (a merge may have committed since)
     windows: dict[int, dict[Window, Decimal]]  # by member id: the tier windows asked for (PostgreSQL)
     programme_version: int | None
+    new_ids: dict[type[models.Model], int]  # the next id of each model asked for (PostgreSQL)
 
     @property
     def today(self) -> date:
@@ -128,8 +129,8 @@ _FRESH = {
 
 
 @lru_cache(maxsize=64)
-def _lock_statement(vendor: str, today: date, members: int, windows: tuple[Window, ...]
-                    ) -> tuple[str, tuple[object, ...]]:
+def _lock_statement(vendor: str, today: date, members: int, windows: tuple[Window, ...],
+                    new_ids: tuple[type[models.Model], ...]) -> tuple[str, tuple[object, ...]]:
     """The lock statement's text and its parameters up to the key and the member ids."""
     available, available_params = lot_sum_sql(today, LotState.SPENDABLE, "a.id")
     pending, pending_params = lot_sum_sql(today, LotState.PENDING, "a.id")
@@ -138,11 +139,14 @@ def _lock_statement(vendor: str, today: date, members: int, windows: tuple[Windo
         sql, window_params = window_sql(basis, today, months, member_ref="a.member_id", account_ref="a.id")
         parts.append(f", COALESCE(({sql}), 0)")
         params += window_params
+    for model in new_ids:  # identifiers from the model's metadata
+        parts.append(f", nextval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}'))")
     lock = "FOR UPDATE OF a" if vendor == "postgresql" else ""
     sql = f"""
         SELECT {", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS)}, m.status, {_FRESH.get(vendor, "0")},
-               COALESCE(({available}), 0), COALESCE(({pending}), 0){"".join(parts)},
-               (SELECT v.version FROM loyalty_programmeversion v WHERE v.id = 1), o.fingerprint, o.result
+               COALESCE(({available}), 0), COALESCE(({pending}), 0),
+               (SELECT v.version FROM loyalty_programmeversion v WHERE v.id = 1){"".join(parts)},
+               o.fingerprint, o.result
         FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
              LEFT JOIN loyalty_operation o ON o.key = %s
         WHERE a.member_id IN ({", ".join(["%s"] * members)}) ORDER BY a.id {lock}
@@ -157,6 +161,7 @@ def operation_begin(
     request: Any,
     lock: Iterable[int],
     windows: Sequence[Window] = (),
+    new_ids: Sequence[type[models.Model]] = (),
     actor: Any = None,
     actor_label: str = "",
     occurred_at: datetime | None = None,
@@ -175,11 +180,13 @@ def operation_begin(
     """
     member_ids = list(dict.fromkeys(lock))
     day = today or clock.today()
-    wanted = tuple(windows) if connection.vendor == "postgresql" else ()  # SQLite: decimals sum as floats
-    rows = _lock_rows(day, sorted(set(member_ids)), wanted, key)
+    postgresql = connection.vendor == "postgresql"
+    wanted = tuple(windows) if postgresql else ()  # SQLite: decimals sum as floats
+    ids_for = tuple(new_ids) if postgresql else ()  # SQLite: no sequences
+    rows = _lock_rows(day, sorted(set(member_ids)), wanted, ids_for, key)
     width = len(_ACCOUNT_COLUMNS)
     if any(not row[width + 1] for row in rows):  # the lock waited: read again, in a new snapshot
-        rows = _lock_rows(day, sorted(set(member_ids)), wanted, key)
+        rows = _lock_rows(day, sorted(set(member_ids)), wanted, ids_for, key)
     *_, stored_digest, stored_result = rows[0]
     digest = request_digest(request)
     if stored_digest is not None:
@@ -188,12 +195,12 @@ def operation_begin(
         return Replayed(dict(json.loads(stored_result) if isinstance(stored_result, str) else stored_result))
     posting = Posting.open(kind=kind, key=key or "", digest=digest, actor=actor, actor_label=actor_label,
                            occurred_at=occurred_at, today=day)
-    locked = Locked(posting=posting, accounts={}, statuses={}, windows={}, programme_version=None)
+    locked = Locked(posting=posting, accounts={}, statuses={}, windows={}, programme_version=None,
+                    new_ids=dict(zip(ids_for, rows[0][width + 5 + len(wanted):-2], strict=True)))
     for row in rows:
         account: Account = instances(Account, row[:width])
-        status, _fresh, available, pending = row[width:width + 4]
-        sums = row[width + 4:width + 4 + len(wanted)]
-        locked.programme_version = row[width + 4 + len(wanted)]
+        status, _fresh, available, pending, locked.programme_version = row[width:width + 5]
+        sums = row[width + 5:width + 5 + len(wanted)]
         member_id = int(account.member_id)  # type: ignore[arg-type]
         locked.accounts[member_id] = account
         locked.statuses[member_id] = status
@@ -202,9 +209,9 @@ def operation_begin(
     return locked
 
 
-def _lock_rows(today: date, member_ids: list[int], windows: tuple[Window, ...], key: str | None
-               ) -> list[tuple[Any, ...]]:
-    sql, params = _lock_statement(connection.vendor, today, len(member_ids), windows)
+def _lock_rows(today: date, member_ids: list[int], windows: tuple[Window, ...],
+               new_ids: tuple[type[models.Model], ...], key: str | None) -> list[tuple[Any, ...]]:
+    sql, params = _lock_statement(connection.vendor, today, len(member_ids), windows, new_ids)
     rows = fetch_prepared(sql, [*params, key, *member_ids])
     if len(rows) < len(member_ids):  # a member known only to `members` (identity written alone): open its account
         found = {row[_ACCOUNT_COLUMNS.index("member_id")] for row in rows}

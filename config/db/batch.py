@@ -77,7 +77,8 @@ class RowBatch:
                 ctes.append(f"{name} AS (UPDATE {table} SET {sets} WHERE {pk} = %s)")  # noqa: S608
                 params.append(step.pk)
                 continue
-            columns = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+            given_ids = all(obj.pk is not None for obj in step.objs)  # ids taken from the sequence before
+            columns = [f for f in meta.local_concrete_fields if f is not meta.auto_field or given_ids]
             rows = []
             for obj in step.objs:
                 rows.append("(" + ", ".join(self._cell(f, obj, names, params) for f in columns) + ")")

@@ -58,7 +58,7 @@ def points_redeem(
     request = {"member": member.external_id, "points": points, "order_id": order_id,
                "order_amount": value, "items": [i.__dict__ for i in parsed_items]}
     door = operation_begin(kind=OperationKind.REDEEM, key=f"redeem:{order_id}", request=request, lock=[member.pk],
-                           actor=actor)
+                           new_ids=[Redemption], actor=actor)
     if isinstance(door, Replayed):
         return Outcome(door.result, created=False)
     posting = door.posting
@@ -88,7 +88,7 @@ def points_redeem(
         description=_("Points used on order %(order)s") % {"order": order_id},
     )
     redemption = posting.add(Redemption(
-        member=member, order_id=order_id, points=points, order_amount=value,
+        pk=door.new_ids.get(Redemption), member=member, order_id=order_id, points=points, order_amount=value,
         items=[{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
                for i in parsed_items],
         idempotency_key=idempotency_key or None,
@@ -96,7 +96,8 @@ def points_redeem(
     for lot in lots:
         if before[lot.pk] != lot.remaining:
             posting.insert(RedemptionLot(redemption=redemption, lot=lot, points=before[lot.pk] - lot.remaining))
-    posting.flush()  # the result names the redemption's id
+    if redemption.pk is None:  # no id taken with the lock (SQLite): the result names the one written
+        posting.flush()
     result = {"id": redemption.pk, "points": points, "order_id": order_id, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 

@@ -139,8 +139,8 @@ def test_a_lock_that_waited_reads_the_lot_sums_and_the_status_again(transactiona
                 Member.objects.filter(pk=member.pk).update(status=MemberStatus.SUSPENDED)
                 holding.set()
                 time.sleep(0.5)
+                released.set()  # the commit (and the lock's release) comes right after
         finally:
-            released.set()
             connection.close()
 
     thread = threading.Thread(target=other_operation)

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.django_db
 PURCHASE_BUDGET = 4
 ACTIVITY_BUDGET = 4
 CREDIT_BUDGET = 4
-# ... plus the lots to take from, and the result's update (it names the new redemption's id)
-REDEEM_BUDGET = 6
+# ... plus the lots to take from (the redemption's id is taken with the lock: no second write)
+REDEEM_BUDGET = 5
 # ... the redemption's holder (before the lock), its allocations with their lots; no result update
 CANCEL_BUDGET = 6
 # the purchase's holder (before the lock), then savepoint, lock, the purchase with its lot and
