@@ -1,13 +1,13 @@
 """CPU per request, split between the app's process and its PostgreSQL backend.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol_bench .venv/bin/python bench/cpu_split.py \
-        [-n 500] [bare balance purchase]
+        [-n 500] [bare balance purchase refund redemption cancel activity member_put]
 
 Under load on a small machine, throughput is CPU: what one request costs in the Python process
 and in the database server together. This sends ``-n`` in-process requests per endpoint through
 Django's full handler (``django.test.Client``, the settings and URLconf of bench/http_api.py) and
 reads the process's CPU time and its backend's (``/proc/<pg_backend_pid>/stat``, so the
-database must run on this machine), after a warm-up. Random seeded members; unique order ids.
+database must run on this machine), after a warm-up. Valid load: see InProcessApi.send.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import InProcessApi, django_on_bench_db  # noqa: E402
+from bench.harness import InProcessApi, django_on_bench_db  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
 os.environ["DJANGO_DEBUG"] = "0"
@@ -34,11 +34,12 @@ def backend_cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("endpoints", nargs="*", help="bare, balance, purchase (default: all three)")
+    parser.add_argument("endpoints", nargs="*", help=f"of {', '.join(InProcessApi.ENDPOINTS)} (default: all); "
+                        "refund and cancel undo this run's purchases and redemptions, so run them after")
     parser.add_argument("-n", type=int, default=500)
     args = parser.parse_args()
-    args.endpoints = args.endpoints or ["bare", "balance", "purchase"]
-    if unknown := set(args.endpoints) - {"bare", "balance", "purchase"}:
+    args.endpoints = args.endpoints or list(InProcessApi.ENDPOINTS)
+    if unknown := set(args.endpoints) - set(InProcessApi.ENDPOINTS):
         parser.error(f"unknown endpoint(s): {', '.join(sorted(unknown))}")
     django_on_bench_db()
     from django.db import connection

@@ -35,7 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import django_on_bench_db, seeded_members  # noqa: E402
+from bench.harness import django_on_bench_db, seeded_members  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DJANGO_DEBUG"] = "0"  # as in production: no query log (it also skews the query counts)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import InProcessApi, django_on_bench_db  # noqa: E402
+from bench.harness import InProcessApi, django_on_bench_db  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
 os.environ["DJANGO_DEBUG"] = "0"

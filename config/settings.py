@@ -126,7 +126,7 @@ DANGOL_PREPARED_STATEMENTS = env_bool("DANGOL_PREPARED_STATEMENTS", True)
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with a health check that polls the socket instead of sending SELECT 1.
-    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    DATABASES["default"]["ENGINE"] = "config.db.postgresql"
     if DANGOL_PREPARED_STATEMENTS:
         # Django's cursors bind on the client and never prepare; psycopg prepares only what
         # asks for it (loyalty.selectors.fetch_prepared), as long as this is not None.

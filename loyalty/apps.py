@@ -7,21 +7,13 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty points")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_migrate, post_save
+        from django.db.models.signals import post_migrate, post_save
 
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)
         from .policy import policy_cache_clear
 
         post_migrate.connect(_seed_after_migrate, sender=self)
         post_save.connect(policy_cache_clear, sender="loyalty.ProgramPolicy")
-        for signal in (post_save, post_delete):
-            signal.connect(_tiers_changed, sender="members.Tier")
-
-
-def _tiers_changed(**kwargs: object) -> None:
-    from .selectors import tiers_cache_clear
-
-    tiers_cache_clear()
 
 
 def _seed_after_migrate(**kwargs: object) -> None:

@@ -1,10 +1,12 @@
 """The one door to the ledger: locks, idempotency, entries, lots.
 
-Nothing else in the project creates :class:`LedgerEntry`, :class:`Lot` or
-:class:`LotMovement` rows or changes an account's balance. Services open a durable
-transaction, call :func:`accounts_lock` (member accounts, in id order), check the
-idempotency key *after* the lock (a concurrent twin has committed by then), and post
-through one :class:`Posting` per operation, whose entries net to zero.
+Every write service opens its operation with :func:`operation_begin`. One statement locks the
+member accounts (``SELECT … FOR UPDATE``, in id order, so two operations on the same accounts
+cannot deadlock) and reads, along with the lock, what the service needs: the operation already
+done with its key (then the answer is :class:`Replayed`), the members' status, the sums of their
+open lots, the tier windows asked for and the programme version. Otherwise the answer is
+:class:`Locked`: those figures and the :class:`Posting` that writes the operation. Nothing else
+in the project creates ledger entries, lots or lot movements, or changes an account's balance.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from functools import lru_cache, wraps
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
-from members.models import Member
+from config.db.batch import RowBatch
+from config.db.constraints import constraint_violated
+from config.db.prepared import fetch_prepared, instances
+from members.models import Member, MemberStatus
 
 from . import clock
-from .errors import IdempotencyConflict
+from .errors import IdempotencyConflict, InvalidRequest
 from .models import (
     Account,
     EntryKind,
@@ -36,15 +42,18 @@ from .models import (
     OperationKind,
     SystemAccount,
 )
-from .rowbatch import RowBatch
-from .selectors import local_midnight, months_before
-from .sql import fetch_prepared, instances
+from .policy import Programme, programme_at
+from .spendable import LotState, lot_holds, lot_state, lot_sum_sql, lots_spendable
+from .windows import Window, window_sql
 
 P = ParamSpec("P")
 R = TypeVar("R")
+RowT = TypeVar("RowT", bound=models.Model)
+
+CLOSED_STATUSES = (MemberStatus.WITHDRAWN, MemberStatus.MERGED, MemberStatus.SUSPENDED)
 
 
-def fingerprint(payload: Any) -> str:
+def request_digest(payload: Any) -> str:
     """A stable hash of a request, to tell a replay from a different request with the same key."""
 
     def default(value: Any) -> str:
@@ -58,145 +67,197 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def replay(key: str, fingerprint_: str) -> dict[str, Any] | None:
-    """The stored result of an operation already done with this key, or ``None``.
+@dataclass(frozen=True)
+class Replayed:
+    """The operation was done before with this key and this request: its stored result."""
 
-    Raises :class:`IdempotencyConflict` when the key was used for a different request.
-    """
-    rows = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
-    return _replayed(rows[0] if rows else None, key, fingerprint_)
+    result: dict[str, Any]
 
 
-def replay_locked(account: Account, key: str, fingerprint_: str) -> dict[str, Any] | None:
-    """:func:`replay` from what ``accounts_lock(key=…)`` read along with the lock: no query.
+class OpenLots(NamedTuple):
+    """The sums of an account's lots that hold points, as of the operation's day."""
 
-    A twin that committed while the lock waited is not seen here; its operation row is, by
-    the unique key, when this one writes its own, and ``durable`` answers with its result.
-    """
-    return _replayed(getattr(account, "replayed", None), key, fingerprint_)
+    available: int
+    pending: int
 
 
-def _replayed(found: Sequence[Any] | None, key: str, fingerprint_: str) -> dict[str, Any] | None:
-    """``(fingerprint, result)`` of a stored operation as a replay's answer, or a conflict."""
-    if found is None:
-        return None
-    stored_print, stored = found
-    if stored_print != fingerprint_:
-        raise IdempotencyConflict("This key was already used with a different request.", key=key)
-    return dict(json.loads(stored) if isinstance(stored, str) else stored)
+@dataclass
+class Locked:
+    """The member accounts locked for one operation, what the lock read, and its posting."""
+
+    posting: Posting
+    accounts: dict[int, Account]  # by member id
+    statuses: dict[int, str]  # by member id, read with the lock (a merge may have committed since)
+    windows: dict[int, dict[Window, Decimal]]  # by member id: the tier windows asked for (PostgreSQL)
+    programme_version: int | None
+    new_ids: dict[type[models.Model], int]  # the next id of each model asked for (PostgreSQL)
+
+    @property
+    def today(self) -> date:
+        return self.posting.today
+
+    def account(self, member_id: int) -> Account:
+        return self.accounts[member_id]
+
+    def member_active(self, member: Member) -> None:
+        """Refuse a member that cannot move points, by the status read with the lock."""
+        member.status = self.statuses[member.pk]
+        if member.status in CLOSED_STATUSES:
+            raise InvalidRequest(
+                f"Member {member.external_id} is {member.get_status_display()}; points cannot move.",
+                errors={"external_id": [f"member status is {member.status}"]},
+            )
+
+    @property
+    def programme(self) -> Programme:
+        """The earning rules and the policy as of the version the lock read (cached per process)."""
+        return programme_at(self.programme_version)
 
 
-def retry_on_key_race(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a durable service again once when a concurrent twin won the race to its key.
-
-    Two requests with one key for *different* members do not queue on one account lock;
-    the unique constraint on ``Operation.key`` stops the second, whose transaction is rolled
-    back whole. Running it again finds the winner's operation and answers as a replay
-    (or a conflict).
-    """
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except IntegrityError:
-            return func(*args, **kwargs)
-
-    return wrapper
-
+# --- the lock statement ------------------------------------------------------------------
 
 _ACCOUNT_COLUMNS = tuple(str(f.column) for f in Account._meta.concrete_fields)
-_LOCK = """
-    SELECT {columns}, m.status,
-           COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
-                     AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on <= %s), 0),
-           COALESCE((SELECT SUM(l.remaining) FROM loyalty_lot l WHERE l.account_id = a.id AND l.remaining > 0
-                     AND (l.expires_on IS NULL OR l.expires_on > %s) AND l.available_on > %s), 0),
-           {fresh}, {rules}{windows}{replay}
-    FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
-    WHERE a.member_id IN ({ids}) ORDER BY a.id {lock}
-"""
-# A fingerprint of the earning rules as they are: any insert, update or delete changes it (a row
-# version's xmin and ctid; two updates in one transaction share the xmin, never the ctid), so a
-# process may keep the rules it loaded while the fingerprint stays (loyalty.policy.purchase_rules).
-_RULES_STAMP = {
-    "postgresql": "(SELECT md5(COUNT(*)::text || string_agg(r.id::text || ':' || r.xmin::text || r.ctid::text,"
-                  " ',' ORDER BY r.id)) FROM loyalty_earningrule r)",
-}
-# What each kind of tier window counts since a moment: spend net of refunds, or points earned.
-_WINDOW = {
-    "spend": ", COALESCE((SELECT SUM(p.amount - p.refunded_amount) FROM loyalty_purchase p"
-             " WHERE p.member_id = a.member_id AND p.occurred_at >= %s), 0)",
-    "points": ", COALESCE((SELECT SUM(e.points) FROM loyalty_ledgerentry e WHERE e.account_id = a.id"
-              " AND e.kind IN ('earn', 'reverse') AND e.occurred_at >= %s), 0)",
-}
-_REPLAY = (", (SELECT o.fingerprint FROM loyalty_operation o WHERE o.key = %s),"
-           " (SELECT o.result FROM loyalty_operation o WHERE o.key = %s)")
 # READ COMMITTED: when the lock had to wait for another transaction, the row locked is the one
-# that transaction left, but the subqueries above still read the statement's older snapshot.
-# The locked row's xmin differs from the one the snapshot sees exactly then (every operation
-# writes the account row), and the lot sums are not used.
+# that transaction left, but the subqueries still read the statement's older snapshot. The
+# locked row's xmin differs from the one the snapshot sees exactly then (every operation
+# writes the account row); the statement is then run again, which waits for nobody (the rows
+# are ours) and reads a snapshot that holds what the wait let through.
 _FRESH = {
     "postgresql": "a.xmin::text = (SELECT s.xmin::text FROM loyalty_account s WHERE s.id = a.id)",
     "sqlite": "1",  # one writer at a time: what was read is what is locked
 }
 
 
-def accounts_lock(
-    member_ids: Iterable[int], windows: Sequence[tuple[str, int]] = (), key: str | None = None
-) -> dict[int, Account]:
-    """Lock the member accounts (``SELECT … FOR UPDATE``) in id order, keyed by member id.
+@lru_cache(maxsize=64)
+def _lock_statement(vendor: str, today: date, members: int, windows: tuple[Window, ...],
+                    new_ids: tuple[type[models.Model], ...]) -> tuple[str, tuple[object, ...]]:
+    """The lock statement's text and its parameters up to the key and the member ids."""
+    available, available_params = lot_sum_sql(today, LotState.SPENDABLE, "a.id")
+    pending, pending_params = lot_sum_sql(today, LotState.PENDING, "a.id")
+    parts, params = [], [*available_params, *pending_params]
+    for basis, months in windows:
+        sql, window_params = window_sql(basis, today, months, member_ref="a.member_id", account_ref="a.id")
+        parts.append(f", COALESCE(({sql}), 0)")
+        params += window_params
+    for model in new_ids:  # identifiers from the model's metadata
+        parts.append(f", nextval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}'))")
+    lock = "FOR UPDATE OF a" if vendor == "postgresql" else ""
+    sql = f"""
+        SELECT {", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS)}, m.status, {_FRESH.get(vendor, "0")},
+               COALESCE(({available}), 0), COALESCE(({pending}), 0),
+               (SELECT v.version FROM loyalty_programmeversion v WHERE v.id = 1){"".join(parts)},
+               o.fingerprint, o.result
+        FROM loyalty_account a JOIN members_member m ON m.id = a.member_id
+             LEFT JOIN loyalty_operation o ON o.key = %s
+        WHERE a.member_id IN ({", ".join(["%s"] * members)}) ORDER BY a.id {lock}
+    """  # noqa: S608 (identifiers and compiled ORM fragments only; values are parameters)
+    return sql, tuple(params)
 
-    Locking in one global order means two operations on the same two accounts cannot
-    deadlock. The balance is always checked after this call, never before.
 
-    Two things come along with the lock, read in the same statement: the member's status (not
-    locked), so services can refuse a member merged or withdrawn since they loaded it, and the
-    sums of the account's open lots as of today, from which :meth:`Posting.balance` tells the
-    balance after the operation without reading the lots again (unless the lock waited for
-    another operation on the account: see ``_FRESH``). ``windows`` asks for the spend or points
-    of tier windows as well, ``(basis, months)`` each, for the tier check of an earning; ``key``
-    looks for an operation done with that idempotency key (see :func:`replay_locked`).
+def operation_begin(
+    *,
+    kind: OperationKind,
+    key: str | None,
+    request: Any,
+    lock: Iterable[int],
+    windows: Sequence[Window] = (),
+    new_ids: Sequence[type[models.Model]] = (),
+    actor: Any = None,
+    actor_label: str = "",
+    occurred_at: datetime | None = None,
+    today: date | None = None,
+) -> Replayed | Locked:
+    """Open an operation: lock the accounts of the members in ``lock`` and read, with the lock,
+    everything the service needs; a key already done answers :class:`Replayed`.
+
+    ``request`` is what makes the call (hashed: the same key with another request is an
+    :class:`IdempotencyConflict`); ``windows`` the tier windows to sum for the first member in
+    ``lock`` (its earning may cross a tier). ``key=None`` is for an operation whose key depends
+    on what the lock read (expiry: the account's version); it sets it with :meth:`Posting.keyed`.
+    A twin that commits while this one waits for its lock is seen (the statement runs again);
+    one for other members, which takes no common lock, loses on the key's unique constraint
+    and :func:`durable` runs it again as a replay.
     """
-    ids = sorted(set(member_ids))
-    today = clock.today()
-    if connection.vendor != "postgresql":
-        windows = ()  # SQLite compares aware datetimes as text and sums decimals as floats: the ORM reads them
-    starts = [local_midnight(months_before(today, months)) for _, months in windows]
-    sql = _LOCK.format(
-        columns=", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS),
-        ids=", ".join(["%s"] * len(ids)),
-        lock="FOR UPDATE OF a" if connection.features.has_select_for_update_of else "",
-        fresh=_FRESH.get(connection.vendor, "0"),
-        rules=_RULES_STAMP.get(connection.vendor, "NULL"),
-        windows="".join(_WINDOW[basis] for basis, _ in windows),
-        replay="" if key is None else _REPLAY,
-    )
-    locked: dict[int, Account] = {}
-    keys = [] if key is None else [key, key]
-    for row in fetch_prepared(sql, [today, today, today, today, *starts, *keys, *ids]):
-        account: Any = instances(Account, row[: len(_ACCOUNT_COLUMNS)])
-        rest = row[len(_ACCOUNT_COLUMNS):]  # in the order of the SELECT list
-        status, available, pending, fresh, stamp = rest[:5]
-        sums = rest[5:5 + len(windows)]
-        replayed = rest[5 + len(windows):]
-        account.member_status, account.rules_stamp = status, stamp
-        account.replayed = tuple(replayed) if replayed and replayed[0] is not None else None
-        account.windows = (
-            (today, {window: Decimal(str(total)) for window, total in zip(windows, sums, strict=True)})
-            if fresh else None
-        )
-        account.open_lots = (today, int(available), int(pending)) if fresh else None
-        locked[int(account.member_id)] = account
-    waited = [member_id for member_id, account in locked.items() if getattr(account, "open_lots", None) is None]
-    if waited:  # read again after the wait, in a statement of its own (a fresh snapshot)
-        for member_id, status in Member.objects.filter(pk__in=waited).values_list("pk", "status"):
-            locked[member_id].member_status = status  # type: ignore[attr-defined]
-    missing = set(ids) - set(locked)
-    if missing:
-        raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
+    member_ids = list(dict.fromkeys(lock))
+    day = today or clock.today()
+    postgresql = connection.vendor == "postgresql"
+    wanted = tuple(windows) if postgresql else ()  # SQLite: decimals sum as floats
+    ids_for = tuple(new_ids) if postgresql else ()  # SQLite: no sequences
+    rows = _lock_rows(day, sorted(set(member_ids)), wanted, ids_for, key)
+    width = len(_ACCOUNT_COLUMNS)
+    if any(not row[width + 1] for row in rows):  # the lock waited: read again, in a new snapshot
+        rows = _lock_rows(day, sorted(set(member_ids)), wanted, ids_for, key)
+    *_, stored_digest, stored_result = rows[0]
+    digest = request_digest(request)
+    if stored_digest is not None:
+        if stored_digest != digest:
+            raise IdempotencyConflict("This key was already used with a different request.", key=key)
+        return Replayed(dict(json.loads(stored_result) if isinstance(stored_result, str) else stored_result))
+    posting = Posting.open(kind=kind, key=key or "", digest=digest, actor=actor, actor_label=actor_label,
+                           occurred_at=occurred_at, today=day)
+    locked = Locked(posting=posting, accounts={}, statuses={}, windows={}, programme_version=None,
+                    new_ids=dict(zip(ids_for, rows[0][width + 5 + len(wanted):-2], strict=True)))
+    for row in rows:
+        account: Account = instances(Account, row[:width])
+        status, _fresh, available, pending, locked.programme_version = row[width:width + 5]
+        sums = row[width + 5:width + 5 + len(wanted)]
+        member_id = int(account.member_id)  # type: ignore[arg-type]
+        locked.accounts[member_id] = account
+        locked.statuses[member_id] = status
+        locked.windows[member_id] = {window: Decimal(str(total)) for window, total in zip(wanted, sums, strict=True)}
+        posting.open_lots[account.pk] = OpenLots(int(available), int(pending))
     return locked
 
+
+def _lock_rows(today: date, member_ids: list[int], windows: tuple[Window, ...],
+               new_ids: tuple[type[models.Model], ...], key: str | None) -> list[tuple[Any, ...]]:
+    sql, params = _lock_statement(connection.vendor, today, len(member_ids), windows, new_ids)
+    rows = fetch_prepared(sql, [*params, key, *member_ids])
+    if len(rows) < len(member_ids):  # a member known only to `members` (identity written alone): open its account
+        found = {row[_ACCOUNT_COLUMNS.index("member_id")] for row in rows}
+        missing = [pk for pk in member_ids if pk not in found]
+        opened = Member.objects.filter(pk__in=missing).values_list("pk", flat=True)
+        Account.objects.bulk_create([Account(member_id=pk) for pk in opened], ignore_conflicts=True)
+        rows = fetch_prepared(sql, [*params, key, *member_ids]) if opened else rows
+    if len(rows) < len(member_ids):
+        raise Account.DoesNotExist(f"no points account for some of the members {member_ids}")
+    return rows
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+# The operation key's unique constraint as PostgreSQL names it, and as SQLite's message does.
+OPERATION_KEY_CONSTRAINTS = {f"{Operation._meta.db_table}_key_key", f"{Operation._meta.db_table}.key"}
+
+
+def is_key_race(error: IntegrityError) -> bool:
+    """Whether ``error`` is the operation key's unique constraint (a twin won the race to it)."""
+    return constraint_violated(error) in OPERATION_KEY_CONSTRAINTS
+
+
+def durable(func: Callable[P, R]) -> Callable[P, R]:
+    """A top-level service: its own durable transaction, run once more when a concurrent twin
+    won the race to its operation key (the rerun answers as a replay, or a conflict).
+
+    Two requests with one key for *different* members do not queue on one account lock: the
+    unique key stops the second, whose transaction is rolled back whole. Any other integrity
+    error is a bug or bad data and is raised as it is.
+    """
+    atomic = transaction.atomic(durable=True)(func)
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return atomic(*args, **kwargs)
+        except IntegrityError as error:
+            if not is_key_race(error):
+                raise
+            return atomic(*args, **kwargs)
+
+    return wrapper
+
+
+# --- system accounts and lots ----------------------------------------------------------------
 
 _system_ids: dict[str, int] = {}
 
@@ -208,17 +269,26 @@ def system_account_id(code: SystemAccount) -> int:
     return _system_ids[code]
 
 
-def spendable_lots(account: Account, today: date, *, include_pending: bool = False) -> QuerySet[Lot]:
-    """Open lots in spending order: soonest expiry first, never-expiring last.
+def system_account_ids_forget() -> None:
+    """Forget the cached ids (a test database flushed and seeded again gives new ones)."""
+    _system_ids.clear()
+
+
+def spendable_lots(account: Account, today: date) -> QuerySet[Lot]:
+    """Spendable lots in spending order: soonest expiry first, never-expiring last.
 
     FIFO by expiry, not by creation: the points closest to expiry are worth least to the
     member, so they go first.
     """
-    lots = Lot.objects.filter(account=account, remaining__gt=0).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gt=today)
-    )
-    if not include_pending:
-        lots = lots.filter(available_on__lte=today)
+    return _in_spending_order(Lot.objects.filter(lots_spendable(today), account=account))
+
+
+def holding_lots(account: Account, today: date) -> QuerySet[Lot]:
+    """Every lot that holds points, spendable or pending, in spending order."""
+    return _in_spending_order(Lot.objects.filter(lot_holds(today), account=account))
+
+
+def _in_spending_order(lots: QuerySet[Lot]) -> QuerySet[Lot]:
     return lots.order_by(F("expires_on").asc(nulls_last=True), "available_on", "id")
 
 
@@ -233,10 +303,7 @@ def lot_heirs(lot: Lot, account: Account) -> list[Lot]:
     return heirs
 
 
-def available_points(account: Account, today: date) -> int:
-    """Spendable now: available, unexpired lot remainders less any debt."""
-    total = sum(spendable_lots(account, today).values_list("remaining", flat=True))
-    return total - account.debt
+# --- the posting -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -246,43 +313,41 @@ class Posting:
     Entries on member accounts advance the account's version by one each and carry the
     balance after; every member entry gets its counter-entry, so the operation nets to zero.
 
-    What the posting creates (the operation, new lots, entries, the rows a service adds with
-    :meth:`add`) and the accounts' new state are written at :meth:`flush` in one round trip
-    (:class:`~loyalty.rowbatch.RowBatch`), in dependency order. Reading :attr:`operation`
-    writes what is pending first, so a row a service saves itself can refer to it.
+    Everything the posting makes or changes (the operation, new lots, lot remainders and
+    movements, entries, the rows a service adds or changes, the accounts' new state) is written
+    at :meth:`flush`, in one round trip on PostgreSQL (:class:`config.db.batch.RowBatch`).
+    Reading lots through :meth:`lots_read` writes what is pending first.
     """
 
     pending_operation: Operation
-    today: date = field(default_factory=lambda: clock.today())
-    occurred_at: datetime = field(default_factory=lambda: clock.now())
+    today: date
+    occurred_at: datetime
+    open_lots: dict[int, OpenLots] = field(default_factory=dict)  # by account id, as the lock read them
     entries: list[LedgerEntry] = field(default_factory=list)
     touched: dict[int, Account] = field(default_factory=dict)
     written: int = 0
     new_lots: list[Lot] = field(default_factory=list)
+    changed_lots: dict[int, Lot] = field(default_factory=dict)
     new_movements: list[LotMovement] = field(default_factory=list)
     new_rows: list[models.Model] = field(default_factory=list)
+    changed_rows: dict[tuple[type[models.Model], Any], dict[str, Any]] = field(default_factory=dict)
     # per account id: change of the open lots' (available, pending) sums as of today
     lot_sums: dict[int, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def open(
-        cls,
-        *,
-        kind: OperationKind,
-        key: str,
-        fingerprint_: str,
-        actor: Any = None,
-        actor_label: str = "",
-        occurred_at: datetime | None = None,
-    ) -> Posting:
+    def open(cls, *, kind: OperationKind, key: str, digest: str, actor: Any = None, actor_label: str = "",
+             occurred_at: datetime | None = None, today: date | None = None) -> Posting:
         operation = Operation(
-            kind=kind,
-            key=key,
-            fingerprint=fingerprint_,
-            actor=actor if getattr(actor, "pk", None) else None,
+            kind=kind, key=key, fingerprint=digest,
+            actor=actor if isinstance(actor, get_user_model()) and actor.pk else None,
             actor_label=actor_label or (str(actor) if actor else ""),
         )
-        return cls(pending_operation=operation, occurred_at=occurred_at or clock.now())
+        return cls(pending_operation=operation, occurred_at=occurred_at or clock.now(), today=today or clock.today())
+
+    def keyed(self, key: str, request: Any) -> None:
+        """Set the key of an operation opened without one (see :func:`operation_begin`)."""
+        self.pending_operation.key = key
+        self.pending_operation.fingerprint = request_digest(request)
 
     @property
     def operation(self) -> Operation:
@@ -291,12 +356,21 @@ class Posting:
             self.flush()
         return self.pending_operation
 
-    def add(self, row: models.Model) -> models.Model:
+    def add(self, row: RowT) -> RowT:
         """A row of the service's own (a purchase, a rule earning …) that belongs to this
         operation; it is written with the next flush, after the lots it may refer to."""
         row.operation = self.pending_operation  # type: ignore[attr-defined]
         self.new_rows.append(row)
         return row
+
+    def insert(self, row: RowT) -> RowT:
+        """A row of the service's own written with the next flush, as it is (no operation set)."""
+        self.new_rows.append(row)
+        return row
+
+    def change(self, model: type[models.Model], pk: Any, **values: Any) -> None:
+        """Set fields of an existing row of the service's own with the next flush."""
+        self.changed_rows.setdefault((model, pk), {}).update(values)
 
     def move(
         self,
@@ -315,24 +389,16 @@ class Posting:
         """Move ``points`` into ``account`` (negative: out of it) against ``counter``."""
         if points == 0:
             return None
-        entry = self._entry(
-            account, points, kind=kind, source=source, description=description,
-            internal_note=internal_note, reference=reference, order_id=order_id, lot=lot,
-        )
+        texts = {"description": description, "internal_note": internal_note, "reference": reference,
+                 "order_id": order_id}
+        entry = self._entry(account, points, kind=kind, source=source, lot=lot, **texts)
         if isinstance(counter, Account):
-            self._entry(
-                counter, -points, kind=kind, source=source, description=description,
-                internal_note=internal_note, reference=reference, order_id=order_id,
-            )
+            self._entry(counter, -points, kind=kind, source=source, **texts)
         else:
-            self.entries.append(
-                LedgerEntry(
-                    operation=self.pending_operation, account_id=system_account_id(counter), kind=kind,
-                    source=source, points=-points, reference=reference, order_id=order_id,
-                    description=description, internal_note=internal_note,
-                    occurred_at=self.occurred_at,
-                )
-            )
+            self.entries.append(LedgerEntry(
+                operation=self.pending_operation, account_id=system_account_id(counter), kind=kind,
+                source=source, points=-points, occurred_at=self.occurred_at, **texts,
+            ))
         return entry
 
     def _entry(self, account: Account, points: int, **fields: Any) -> LedgerEntry:
@@ -353,10 +419,20 @@ class Posting:
 
     def _count(self, account_id: int, available_on: date, expires_on: date | None, points: int) -> None:
         """Keep the open-lot sums in step with a lot's change of ``points`` (for :meth:`balance`)."""
-        if expires_on is not None and expires_on <= self.today:
-            return  # expired: in no balance
-        sums = self.lot_sums.setdefault(account_id, [0, 0])
-        sums[0 if available_on <= self.today else 1] += points
+        state = lot_state(available_on, expires_on, self.today)
+        if state is not LotState.GONE:
+            sums = self.lot_sums.setdefault(account_id, [0, 0])
+            sums[0 if state is LotState.SPENDABLE else 1] += points
+
+    def lot_now(self, lot: Lot) -> Lot:
+        """``lot`` as this operation has changed it so far (a copy read before a change is stale)."""
+        return self.changed_lots.get(lot.pk, lot)
+
+    def lots_read(self, lots: QuerySet[Lot]) -> list[Lot]:
+        """Lots as they stand in this operation: what is pending is written first."""
+        if self.changed_lots or self.new_lots:
+            self.flush()
+        return list(lots)
 
     def lot_create(
         self,
@@ -389,41 +465,31 @@ class Posting:
     def lots_take(self, lots: Sequence[Lot], points: int) -> int:
         """Take up to ``points`` from ``lots`` in the given order; return how many were taken."""
         wanted = points
-        changed: list[Lot] = []
-        movements: list[LotMovement] = []
         for lot in lots:
             if wanted == 0:
                 break
             take = min(lot.remaining, wanted)
-            if take <= 0:
-                continue
-            lot.remaining -= take
-            wanted -= take
-            changed.append(lot)
-            self._count(lot.account_id, lot.available_on, lot.expires_on, -take)
-            movements.append(LotMovement(lot=lot, operation=self.operation, points=-take))
-        if changed:
-            Lot.objects.bulk_update(changed, ["remaining"])
-            LotMovement.objects.bulk_create(movements)
+            if take > 0:
+                wanted -= take
+                self._lot_change(lot, -take)
         return points - wanted
 
-    def lots_restore(self, taken: Iterable[tuple[Lot, int]]) -> int:
+    def lots_restore(self, given: Iterable[tuple[Lot, int]]) -> int:
         """Put points back into the lots they were taken from; return how many."""
-        changed: list[Lot] = []
-        movements: list[LotMovement] = []
         total = 0
-        for lot, points in taken:
-            if points <= 0:
-                continue
-            lot.remaining += points
-            total += points
-            changed.append(lot)
-            self._count(lot.account_id, lot.available_on, lot.expires_on, points)
-            movements.append(LotMovement(lot=lot, operation=self.operation, points=points))
-        if changed:
-            Lot.objects.bulk_update(changed, ["remaining"])
-            LotMovement.objects.bulk_create(movements)
+        for lot, points in given:
+            if points > 0:
+                total += points
+                self._lot_change(lot, points)
         return total
+
+    def _lot_change(self, lot: Lot, points: int) -> None:
+        if lot.pk is None:
+            raise ValueError("a lot made by this posting changes only after a flush")
+        lot.remaining += points
+        self.changed_lots[lot.pk] = lot
+        self._count(lot.account_id, lot.available_on, lot.expires_on, points)
+        self.new_movements.append(LotMovement(lot=lot, operation=self.pending_operation, points=points))
 
     def debt_add(self, account: Account, points: int) -> None:
         account.debt += points
@@ -433,28 +499,18 @@ class Posting:
         """Pay a debt from the account's available lots (after a merge brought both together)."""
         if account.debt <= 0:
             return
-        self.flush()  # the lots this posting made must be there to pay from
-        paid = self.lots_take(list(spendable_lots(account, self.today)), account.debt)
+        paid = self.lots_take(self.lots_read(spendable_lots(account, self.today)), account.debt)
         account.debt -= paid
         self.touched[account.pk] = account
 
     # Results ------------------------------------------------------------------------
 
     def balance(self, account: Account) -> dict[str, int]:
-        """``{"available", "pending"}`` of ``account`` once this operation is done.
-
-        From the open-lot sums read with the lock plus what this posting changed, when the
-        lock read them today; otherwise (an account not locked by :func:`accounts_lock`) what
-        is pending is written and the lots are read.
-        """
-        locked = getattr(account, "open_lots", None)
-        if locked is None or locked[0] != self.today:
-            from .selectors import balance_summary
-
-            self.flush()
-            return balance_summary(account, self.today).as_dict()
+        """``{"available", "pending"}`` of ``account`` once this operation is done: the open-lot
+        sums read with the lock plus what this posting changed (no read of the lots)."""
+        read = self.open_lots[account.pk]
         available, pending = self.lot_sums.get(account.pk, (0, 0))
-        return {"available": locked[1] + available - account.debt, "pending": locked[2] + pending}
+        return {"available": read.available + available - account.debt, "pending": read.pending + pending}
 
     def unwritten_points(self, account: Account, kinds: Iterable[EntryKind]) -> int:
         """Points of the entries on ``account`` of these kinds not written yet."""
@@ -464,8 +520,8 @@ class Posting:
     # Commit -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything pending, in one round trip: the operation, new lots and movements,
-        the entries posted so far, the rows added, and the accounts' new state."""
+        """Write everything pending, in one round trip: the operation, new lots, lot changes and
+        movements, the entries posted so far, the rows added or changed, the accounts' state."""
         pending = self.entries[self.written:]
         if sum(entry.points for entry in pending) != 0:
             raise AssertionError("an operation's entries must net to zero")
@@ -474,30 +530,30 @@ class Posting:
             batch.insert(self.pending_operation)
         for lot in self.new_lots:  # one statement part each: entries and movements refer to them
             batch.insert(lot)
+        for lot in self.changed_lots.values():
+            batch.update(Lot, lot.pk, remaining=lot.remaining)
         batch.insert(*self.new_movements)
         batch.insert(*pending)
         for row in self.new_rows:
             batch.insert(row)
+        for (model, pk), values in self.changed_rows.items():
+            batch.update(model, pk, **values)
         for account in self.touched.values():
             batch.update(Account, account.pk, balance=account.balance, version=account.version, debt=account.debt)
         batch.run()
         self.written = len(self.entries)
-        self.new_lots, self.new_movements, self.new_rows, self.touched = [], [], [], {}
+        self.new_lots, self.new_movements, self.new_rows = [], [], []
+        self.changed_lots, self.changed_rows, self.touched = {}, {}, {}
 
     def close(self, result: dict[str, Any]) -> dict[str, Any]:
         """Write what is left, and store the result a replay will return (with the operation's
         row itself when it is still pending)."""
         self.pending_operation.result = result
         written = self.pending_operation.pk is not None
-        self.flush()
         if written:
-            self.pending_operation.save(update_fields=["result"])
+            self.change(Operation, self.pending_operation.pk, result=result)
+        self.flush()
         return result
-
-
-def durable(func: Callable[P, R]) -> Callable[P, R]:
-    """A top-level service: its own durable transaction, retried once on a key race."""
-    return retry_on_key_race(transaction.atomic(durable=True)(func))
 
 
 # ---------------------------------------------------------------------------------------
@@ -540,8 +596,13 @@ def opening_key(external_id: str) -> str:
     return f"import:{external_id}"
 
 
+def opening_request(external_id: str, points: int) -> dict[str, Any]:
+    """What ``points_import_opening`` hashes as its request: a replay is told from a conflict alike."""
+    return {"member": external_id, "points": points}
+
+
 def opening_fingerprint(external_id: str, points: int) -> str:
-    return fingerprint({"member": external_id, "points": points})
+    return request_digest(opening_request(external_id, points))
 
 
 def opening_description(source_label: str = "") -> str:
@@ -713,21 +774,25 @@ SELECT COUNT(*) FROM ops
 def _openings_row_by_row(
     rows: Sequence[OpeningRow], *, validity_days: int | None, actor: Any, source_label: str
 ) -> list[OpeningResult]:
-    """The plain path (SQLite): each member posted as ``points_import_opening`` posts it."""
-    locked = accounts_lock([row.member_id for row in rows])
+    """The plain path (SQLite): each member through the door, as ``points_import_opening`` posts it."""
+    statuses = dict(Member.objects.filter(pk__in=[row.member_id for row in rows]).values_list("pk", "status"))
     results = []
     for row in rows:
         key, print_ = opening_key(row.external_id), opening_fingerprint(row.external_id, row.points)
-        account = locked[row.member_id]
         found = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
-        refused = _opening_refusal(row, tuple(found[0]) if found else None, print_,  # type: ignore[arg-type]
-                                   getattr(account, "member_status", ""))
+        refused = _opening_refusal(row, tuple(found[0]) if found else None, print_,
+                                   statuses.get(row.member_id, ""))
         if refused is not None:
             results.append(refused)
             continue
-        posting = Posting.open(kind=OperationKind.IMPORT, key=key, fingerprint_=print_, actor=actor)
-        lot = posting.lot_create(account, row.points, source=EntrySource.IMPORT, available_on=posting.today,
-                                 expires_on=_opening_expiry(posting.today, validity_days))
+        door = operation_begin(kind=OperationKind.IMPORT, key=key, request=opening_request(row.external_id, row.points),
+                               lock=[row.member_id], actor=actor)
+        if isinstance(door, Replayed):
+            results.append(OpeningResult(row.member_id, OPENING_ALREADY, row.points, existing_points=row.points))
+            continue
+        account, posting = door.account(row.member_id), door.posting
+        lot = posting.lot_create(account, row.points, source=EntrySource.IMPORT, available_on=door.today,
+                                 expires_on=_opening_expiry(door.today, validity_days))
         posting.move(account, row.points, kind=EntryKind.EARN, source=EntrySource.IMPORT,
                      counter=SystemAccount.IMPORTED, lot=lot, description=opening_description(source_label),
                      reference=key)

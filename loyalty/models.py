@@ -335,6 +335,25 @@ class ProgramPolicy(models.Model):
         return str(_("Programme policy"))
 
 
+class ProgrammeVersion(models.Model):
+    """One row counting the edits of the earning rules and the programme policy.
+
+    Database triggers bump it in the same transaction as any insert, update or delete of
+    either table (the admin's saves, a queryset's ``.update()``, raw SQL alike), so a process
+    may keep the rules and the policy it loaded while the version its lock statement reads
+    is the one it loaded them at (:func:`loyalty.policy.programme_at`).
+    """
+
+    version = models.BigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("programme version")
+        verbose_name_plural = _("programme versions")
+
+    def __str__(self) -> str:
+        return str(self.version)
+
+
 class Purchase(models.Model):
     """A paid order, as reported by the storefront or the POS."""
 

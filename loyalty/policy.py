@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q, QuerySet
-
+from .errors import InvalidRequest
 from .models import EarningRule, ProgramPolicy, RuleKind
 from .rules import Item, RedemptionPolicySpec, RuleSpec
 
@@ -54,15 +54,6 @@ def redemption_spec(policy: ProgramPolicy) -> RedemptionPolicySpec:
     )
 
 
-def rules_active(kinds: Iterable[str], on: date) -> QuerySet[EarningRule]:
-    return (
-        EarningRule.objects.filter(kind__in=list(kinds), is_active=True)
-        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=on))
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
-        .order_by("priority", "id")
-    )
-
-
 def rule_spec(rule: EarningRule) -> RuleSpec:
     return RuleSpec(
         id=rule.pk,
@@ -83,34 +74,62 @@ def rule_spec(rule: EarningRule) -> RuleSpec:
 
 
 PURCHASE_KINDS = (RuleKind.PURCHASE_RATE, RuleKind.PRODUCT_BONUS)
-_rules_cache: tuple[str | None, list[Any]] = (None, [])  # (stamp, rules): replaced whole, read once
 
 
-def purchase_rules(on: date, stamp: str | None = None) -> list[RuleSpec]:
-    """The purchase rules in force on ``on``, in stacking order.
+@dataclass(frozen=True)
+class Programme:
+    """The policy and the active earning rules at one :class:`~loyalty.models.ProgrammeVersion`."""
 
-    ``stamp`` fingerprints the rules table as the caller's lock read it (see
-    :func:`loyalty.ledger.accounts_lock`): while it is unchanged this process reuses the active
-    rules it loaded, so a purchase reads no rules; any edit, addition or deletion, by any
-    process, changes it. Without a stamp the rules are read.
+    version: int | None
+    policy: ProgramPolicy
+    rules: tuple[EarningRule, ...]  # the active ones, in stacking order (priority, id)
+
+    def rules_in_force(self, kinds: Iterable[str], on: date, activity_type: str | None = None) -> list[RuleSpec]:
+        """The rules of these kinds in force on ``on``, in stacking order."""
+        return [rule_spec(rule) for rule in self.rules
+                if rule.kind in kinds and (activity_type is None or rule.activity_type == activity_type)
+                and (rule.starts_on is None or rule.starts_on <= on) and (rule.ends_on is None or rule.ends_on >= on)]
+
+    def activity_types(self) -> set[str]:
+        return {rule.activity_type for rule in self.rules if rule.kind == RuleKind.ACTIVITY and rule.activity_type}
+
+
+_programme: Programme | None = None  # replaced whole, read once per call
+
+
+def programme_at(version: int | None) -> Programme:
+    """The policy and rules as of ``version`` (read with the caller's lock).
+
+    While the version is unchanged this process reuses what it loaded, so a write path reads
+    neither; any edit of a rule or of the policy, by any process and through any path, bumps
+    the version in the edit's own transaction (a trigger) and the next call loads them again.
+    They are loaded after the version was read, so what is kept is never older than it.
     """
-    global _rules_cache
-    cached_stamp, rules = _rules_cache
-    if stamp is None or stamp != cached_stamp:
-        rules = [(rule_spec(r), r.starts_on, r.ends_on) for r in EarningRule.objects.filter(
-            kind__in=PURCHASE_KINDS, is_active=True).order_by("priority", "id")]
-        if stamp is not None:
-            _rules_cache = (stamp, rules)
-    return [spec for spec, starts_on, ends_on in rules if _in_force(starts_on, ends_on, on)]
+    global _programme
+    kept = _programme
+    if kept is not None and version is not None and kept.version == version:
+        return kept
+    rules = tuple(EarningRule.objects.filter(is_active=True).order_by("priority", "id"))
+    loaded = Programme(version, policy_get(), rules)
+    if version is not None:
+        _programme = loaded
+    return loaded
 
 
-def rules_cache_clear() -> None:
-    global _rules_cache
-    _rules_cache = (None, [])
+def programme_cache_clear() -> None:
+    global _programme
+    _programme = None
 
 
-def _in_force(starts_on: date | None, ends_on: date | None, on: date) -> bool:
-    return (starts_on is None or starts_on <= on) and (ends_on is None or ends_on >= on)
+def amount_parse(value: Any, field: str) -> Decimal:
+    """A positive decimal amount from the request, or a clear error."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidRequest(f"{field} is not a number.", errors={field: ["Enter a number."]}) from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidRequest(f"{field} must be positive.", errors={field: ["Must be greater than zero."]})
+    return amount
 
 
 def items_parse(raw: Iterable[dict[str, Any]] | None) -> tuple[Item, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 
@@ -76,6 +77,11 @@ class Earning:
     @property
     def points(self) -> int:
         return sum(line.points for line in self.lines)
+
+
+def expiry_date(earned_on: date, validity_days: int | None) -> date | None:
+    """When points earned on ``earned_on`` expire: ``validity_days`` later, or never."""
+    return earned_on + timedelta(days=validity_days) if validity_days else None
 
 
 def floor_points(value: Decimal) -> int:

@@ -1,7 +1,14 @@
-"""Writes of member identity. Points never move here: that is :mod:`loyalty.services`."""
+"""Writes of member identity and tiers. Points never move here: that is :mod:`loyalty.services`,
+which calls these for what it changes of a member (a tier reached, a member merged).
+
+``member_upsert`` writes identity alone; a member who needs a points account is registered
+through :func:`loyalty.services.member_register`, which opens the account in the same
+transaction (``on_saved``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,10 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.errors import InvalidRequest
-
+from .errors import InvalidMemberData
 from .models import Channel, Member, MemberStatus, Store, Tier, TierChange
 from .phone import InvalidPhoneNumber, normalize_phone
+from .selectors import tiers_active
 
 UNSET: Any = object()  # "not sent", as opposed to None ("clear it")
 
@@ -28,7 +35,7 @@ def base_tier() -> Tier:
     every tier, or a test emptied the table, the base tier is made again rather than a
     member joining with none: every member has a tier.
     """
-    tier = Tier.objects.filter(is_active=True).order_by("rank").first()
+    tier = next(iter(tiers_active()), None)  # the per-process cache every earning reads too
     if tier is not None:
         return tier
     tier = Tier.objects.order_by("rank").first()
@@ -52,7 +59,7 @@ def phone_clean(raw: str | None) -> str:
     try:
         return normalize_phone(raw)
     except InvalidPhoneNumber as exc:
-        raise InvalidRequest(str(exc), errors={"phone": ["Enter a valid Korean phone number."]}) from None
+        raise InvalidMemberData(str(exc), errors={"phone": ["Enter a valid Korean phone number."]}) from None
 
 
 def _upsert(
@@ -68,52 +75,64 @@ def _upsert(
     marketing_sms: bool | None,
     marketing_email: bool | None,
 ) -> MemberUpsert:
-    from loyalty.services import account_open
-
+    """The member is read locked with what its representation shows (tier, home store,
+    referrer), and only the fields that changed are written."""
     if not external_id:
-        raise InvalidRequest("external_id is required.", errors={"external_id": ["This field is required."]})
+        raise InvalidMemberData("external_id is required.", errors={"external_id": ["This field is required."]})
     if not name or not name.strip():
-        raise InvalidRequest("name is required.", errors={"name": ["This field is required."]})
+        raise InvalidMemberData("name is required.", errors={"name": ["This field is required."]})
     store = None
     if store_code:
         store = Store.objects.filter(code=store_code).first()
         if store is None:
-            raise InvalidRequest(f"Unknown store {store_code}.", errors={"store_code": ["Unknown store."]})
-    member = Member.objects.select_for_update().filter(external_id=external_id).first()
-    created = member is None
-    if member is None:
-        member = Member(external_id=external_id, tier=base_tier())
-    member.name = name.strip()
+            raise InvalidMemberData(f"Unknown store {store_code}.", errors={"store_code": ["Unknown store."]})
+    found = list(
+        Member.objects.select_for_update(of=("self",)).select_related("tier", "home_store", "referred_by")
+        .filter(external_id=external_id).order_by()[:1]
+    )
+    created = not found
+    member = found[0] if found else Member(external_id=external_id, tier=base_tier())
+    changed: set[str] = set()
+
+    def change(field: str, value: Any) -> None:
+        if getattr(member, field) != value:
+            setattr(member, field, value)
+            changed.add(field)
+
+    change("name", name.strip())
     if phone is not None:
-        member.phone = phone_clean(phone)
+        change("phone", phone_clean(phone))
     if email is not None:
-        member.email = email.strip().lower()
+        change("email", email.strip().lower())
     if birthday is not UNSET and birthday != member.birthday:
-        if member.pk is not None:
-            member.birthday_changed_at = timezone.now()
-        member.birthday = birthday
+        if not created:
+            change("birthday_changed_at", timezone.now())
+        change("birthday", birthday)
     if channel:
         if channel not in Channel.values:
-            raise InvalidRequest("Unknown channel.", errors={"channel": ["online or offline"]})
-        member.channel = channel
-    if store is not None:
+            raise InvalidMemberData("Unknown channel.", errors={"channel": ["online or offline"]})
+        change("channel", channel)
+    if store is not None and member.home_store_id != store.pk:
         member.home_store = store
+        changed.add("home_store")
     if marketing_sms is not None and marketing_sms != member.marketing_sms:
-        member.marketing_sms = marketing_sms
-        member.marketing_consent_at = timezone.now()
+        change("marketing_sms", marketing_sms)
+        change("marketing_consent_at", timezone.now())
     if marketing_email is not None and marketing_email != member.marketing_email:
-        member.marketing_email = marketing_email
-        member.marketing_consent_at = timezone.now()
+        change("marketing_email", marketing_email)
+        change("marketing_consent_at", timezone.now())
     if referrer_code and created:
         referrer = Member.objects.filter(referral_code=referrer_code.strip().upper()).first()
         if referrer is None:
-            raise InvalidRequest("Unknown referral code.", errors={"referrer_code": ["Unknown referral code."]})
+            raise InvalidMemberData("Unknown referral code.", errors={"referrer_code": ["Unknown referral code."]})
         if referrer.external_id == external_id or (member.phone and referrer.phone == member.phone):
-            raise InvalidRequest("A member cannot refer themselves.",
+            raise InvalidMemberData("A member cannot refer themselves.",
                                  errors={"referrer_code": ["Self-referral is not allowed."]})
         member.referred_by = referrer
-    member.save()
-    account_open(member)
+    if created:
+        member.save(force_insert=True)
+    elif changed:
+        member.save(update_fields=[*sorted(changed), "updated_at"])
     if created and member.tier_id:
         TierChange.objects.create(member=member, to_tier=member.tier, reason=TierChange.Reason.JOINED)
     return MemberUpsert(member, created)
@@ -131,21 +150,43 @@ def member_upsert(
     referrer_code: str | None = None,
     marketing_sms: bool | None = None,
     marketing_email: bool | None = None,
+    on_saved: Callable[[MemberUpsert], object] | None = None,
 ) -> MemberUpsert:
     """Create or update a member by the shop's id; fields left ``None`` are kept as they are.
 
     A concurrent create of the same id loses on the unique constraint and is retried as
-    an update, so two sign-up calls at once make one member.
+    an update, so two sign-up calls at once make one member. ``on_saved`` runs in the same
+    transaction, after the member is written (another app's part of a registration).
     """
     kwargs: dict[str, Any] = dict(external_id=external_id, name=name, phone=phone, email=email, birthday=birthday,
                   channel=channel, store_code=store_code, referrer_code=referrer_code,
                   marketing_sms=marketing_sms, marketing_email=marketing_email)
+
+    def attempt() -> MemberUpsert:
+        with transaction.atomic(durable=True):
+            saved = _upsert(**kwargs)
+            if on_saved is not None:
+                on_saved(saved)
+            return saved
+
     try:
-        with transaction.atomic(durable=True):
-            return _upsert(**kwargs)
+        return attempt()
     except IntegrityError:
-        with transaction.atomic(durable=True):
-            return _upsert(**kwargs)
+        return attempt()
+
+
+def member_tier_raise(*, member: Member, tier: Tier, note: str = "") -> None:
+    """The member reached ``tier`` by what it spent or earned: the tier and its history row."""
+    TierChange.objects.create(member=member, from_tier=member.tier, to_tier=tier,
+                              reason=TierChange.Reason.QUALIFIED, note=note)
+    Member.objects.filter(pk=member.pk).update(tier=tier)
+    member.tier = tier
+
+
+def member_mark_merged(*, source: Member, target: Member) -> None:
+    """``source`` was merged into ``target``: it can neither earn nor spend again."""
+    Member.objects.filter(pk=source.pk).update(status=MemberStatus.MERGED, merged_into=target)
+    source.status, source.merged_into = MemberStatus.MERGED, target
 
 
 # Changes staff make by hand --------------------------------------------------------------
@@ -162,10 +203,11 @@ def member_status_set(*, member_id: int, status: str) -> Member:
     member it joined), and nobody becomes "merged" without the merge that moves the points.
     """
     if status not in STAFF_STATUSES:
-        raise InvalidRequest(_("Choose active, dormant, suspended or withdrawn."), errors={"status": [_("Invalid.")]})
+        raise InvalidMemberData(_("Choose active, dormant, suspended or withdrawn."),
+                                errors={"status": [_("Invalid.")]})
     member = Member.objects.select_for_update().get(pk=member_id)
     if member.status == MemberStatus.MERGED:
-        raise InvalidRequest(_("A merged member's status cannot change."))
+        raise InvalidMemberData(_("A merged member's status cannot change."))
     if member.status != status:
         member.status = status
         member.save(update_fields=["status", "updated_at"])
@@ -185,15 +227,15 @@ def member_tier_floor_set(
     today = today or timezone.localdate()
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest(_("A reason is required."), errors={"reason": [_("This field is required.")]})
+        raise InvalidMemberData(_("A reason is required."), errors={"reason": [_("This field is required.")]})
     if until <= today:
-        raise InvalidRequest(_("The end date must be after today."), errors={"until": [_("Must be after today.")]})
+        raise InvalidMemberData(_("The end date must be after today."), errors={"until": [_("Must be after today.")]})
     floor = Tier.objects.filter(pk=tier_id, is_active=True).first()
     if floor is None:
-        raise InvalidRequest(_("Unknown or inactive tier."), errors={"tier": [_("Unknown or inactive tier.")]})
+        raise InvalidMemberData(_("Unknown or inactive tier."), errors={"tier": [_("Unknown or inactive tier.")]})
     member = Member.objects.select_for_update().select_related("tier").get(pk=member_id)
     if member.status == MemberStatus.MERGED:
-        raise InvalidRequest(_("A merged member's tier cannot change."))
+        raise InvalidMemberData(_("A merged member's tier cannot change."))
     before = member.tier
     member.tier_floor, member.tier_floor_until = floor, until
     if before is None or floor.rank > before.rank:
@@ -218,19 +260,19 @@ def member_referrer_set(*, member_id: int, referrer_code: str) -> Member:
     """
     member = Member.objects.select_for_update().get(pk=member_id)
     if member.referred_by_id is not None:
-        raise InvalidRequest(_("This member already has a referrer."))
+        raise InvalidMemberData(_("This member already has a referrer."))
     referrer = Member.objects.filter(referral_code=(referrer_code or "").strip().upper()).first()
     if referrer is None:
-        raise InvalidRequest(_("Unknown referral code."), errors={"referrer_code": [_("Unknown referral code.")]})
+        raise InvalidMemberData(_("Unknown referral code."), errors={"referrer_code": [_("Unknown referral code.")]})
     if referrer.pk == member.pk or (member.phone and referrer.phone == member.phone):
-        raise InvalidRequest(_("A member cannot refer themselves."),
+        raise InvalidMemberData(_("A member cannot refer themselves."),
                              errors={"referrer_code": [_("Self-referral is not allowed.")]})
     ancestor: Member | None = referrer
     for _step in range(100):
         if ancestor is None or ancestor.referred_by_id is None:
             break
         if ancestor.referred_by_id == member.pk:
-            raise InvalidRequest(_("This referral would make a loop."),
+            raise InvalidMemberData(_("This referral would make a loop."),
                                  errors={"referrer_code": [_("This referral would make a loop.")]})
         ancestor = Member.objects.filter(pk=ancestor.referred_by_id).only("pk", "referred_by_id").first()
     member.referred_by = referrer

@@ -8,6 +8,8 @@ only reach states the application itself can reach.
 from __future__ import annotations
 
 import itertools
+import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,22 +22,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.apps import apps as django_apps
 from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.test import TransactionTestCase
 from django.utils import timezone as django_timezone
 
 from loyalty import clock
 from loyalty import ledger as ledger_module
 from loyalty.invariants import violations
+from loyalty.ledger import system_account_ids_forget
 from loyalty.models import Account, LedgerEntry, Lot, LotMovement, Operation
 from loyalty.services import (
     Outcome,
     activity_record,
+    member_register,
     points_adjust,
     points_redeem,
     purchase_record,
 )
 from members.models import Member, Tier
-from members.services import member_upsert
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PG_URL_HINT = "DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol"
@@ -81,6 +85,60 @@ def _fixture_teardown_past_truncate_trigger(self: TransactionTestCase) -> None:
 TransactionTestCase._fixture_teardown = _fixture_teardown_past_truncate_trigger  # type: ignore[method-assign]
 
 
+# ---------------------------------------------------------------------------------------
+# The one write path, checked at run time: every statement any test runs goes through this
+# ---------------------------------------------------------------------------------------
+
+LEDGER_MODULE = ledger_module.__file__
+# Entries, lots and movements are written by the ledger alone, and so is an account's state
+# (opening an account, an INSERT, is registration's). Raw SQL and chained querysets included.
+LEDGER_WRITE = re.compile(
+    r'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(?:loyalty_ledgerentry|loyalty_lotmovement|loyalty_lot)"?(?=[\s(])'
+    r'|\b(?:UPDATE|DELETE\s+FROM)\s+"?loyalty_account"?\s',
+    re.IGNORECASE,
+)
+
+
+class WriteOutsideTheLedger(AssertionError):
+    """A statement wrote ledger rows from somewhere else than loyalty/ledger.py."""
+
+
+_ledger_guard = {"on": True}
+
+
+def ledger_write_guard(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    if _ledger_guard["on"] and isinstance(sql, str) and LEDGER_WRITE.search(sql):
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename != LEDGER_MODULE:
+            frame = frame.f_back
+        if frame is None:
+            raise WriteOutsideTheLedger(f"ledger rows written outside loyalty/ledger.py: {sql[:200]}")
+    return execute(sql, params, many, context)
+
+
+def _guard_install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+    if ledger_write_guard not in connection.execute_wrappers:
+        connection.execute_wrappers.append(ledger_write_guard)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ledger_written_by_the_ledger_only() -> Iterator[None]:
+    """Every connection (threads' too) runs its statements through :func:`ledger_write_guard`."""
+    connection_created.connect(_guard_install, dispatch_uid="ledger_write_guard")
+    for each in connections.all():
+        _guard_install(connection=each)
+    yield
+    connection_created.disconnect(dispatch_uid="ledger_write_guard")
+
+
+@pytest.fixture
+def ledger_written_by_hand() -> Iterator[None]:
+    """For the tests that corrupt the ledger on purpose (triggers, the audit): no guard."""
+    _ledger_guard["on"] = False
+    yield
+    _ledger_guard["on"] = True
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip(f"holds only on PostgreSQL; run with {PG_URL_HINT}")
@@ -98,7 +156,7 @@ def _programme_defaults(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("django_db") is None and not uses_db & set(request.fixturenames):
         return
     request.getfixturevalue("db")
-    ledger_module._system_ids.clear()
+    system_account_ids_forget()
     if Account.objects.filter(system_code__isnull=False).count() < 5:
         _defaults_migration.forward(django_apps, None)
 
@@ -163,7 +221,7 @@ def unique(prefix: str) -> str:
 def new_member(**fields: Any) -> Member:
     fields.setdefault("external_id", unique("shop"))
     fields.setdefault("name", "홍길동")
-    return member_upsert(**fields).member
+    return member_register(**fields).member
 
 
 def entry_tier(code: str = "basic", name: str = "Basic", **fields: Any) -> Tier:
@@ -291,11 +349,11 @@ def _process_caches_cleared() -> Iterator[None]:
     """The read paths keep tiers, the policy and checked API keys for a few seconds per
     process; a test changes them with ``.update()`` at will, so each starts and ends cold."""
     from loyalty.api.keys import api_key_cache_clear
-    from loyalty.policy import policy_cache_clear, rules_cache_clear
-    from loyalty.selectors import tiers_cache_clear
+    from loyalty.policy import policy_cache_clear, programme_cache_clear
+    from members.selectors import tiers_cache_clear
 
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, programme_cache_clear):
         clear()
     yield
-    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, rules_cache_clear):
+    for clear in (api_key_cache_clear, policy_cache_clear, tiers_cache_clear, programme_cache_clear):
         clear()

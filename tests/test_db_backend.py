@@ -54,7 +54,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_query(probe: Any
 
 
 def test_a_connection_idle_for_a_while_is_pinged(probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from config.postgresql import base
+    from config.db.postgresql import base
 
     backend_pid(probe)
     probe.close_if_unusable_or_obsolete()

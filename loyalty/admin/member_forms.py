@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import LoyaltyError
+from members.errors import MemberError
 from members.models import Channel, Member, Store, Tier
 from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 from members.services import STAFF_STATUSES
@@ -21,7 +22,7 @@ from members.services import STAFF_STATUSES
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
 
-def errors_onto(form: forms.Form, error: LoyaltyError) -> None:
+def errors_onto(form: forms.Form, error: LoyaltyError | MemberError) -> None:
     """Put a service's refusal on the form: on the fields it names, else on the whole form."""
     placed = False
     for name, messages in (error.errors or {}).items():
@@ -62,7 +63,7 @@ class MemberIdentityForm(forms.Form):
             raise forms.ValidationError(_("Enter a valid Korean phone number.")) from None
 
     def service_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of ``member_upsert`` this form fills."""
+        """The keyword arguments of ``member_register`` this form fills."""
         data = self.cleaned_data
         store = data.get("home_store")
         return {

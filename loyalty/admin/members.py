@@ -3,8 +3,8 @@
 No side doors: Django's stock add and change views save a model inside ``atomic``, where the
 durable services refuse to run, and would let staff type a phone as-is, skip the points
 account or rewrite ``status``, ``tier``, ``merged_into`` and ``referred_by`` by hand. So the
-add and change pages here are form views of our own that call :mod:`members.services`
-(``member_upsert`` normalizes the phone and opens the points account), and every other
+add and change pages here are form views of our own that call the services
+(``loyalty.services.member_register`` normalizes the phone and opens the points account), and every other
 change is a small action view calling its service: status, tier floor, referrer, and the
 merge of a duplicate (``loyalty.services.member_points_merge``, which moves the points).
 Nothing here deletes a member.
@@ -46,14 +46,16 @@ from loyalty import clock
 from loyalty.errors import LoyaltyError
 from loyalty.member_balances import members_with_points_expiring, points_by_member
 from loyalty.models import Account, LedgerEntry, Lot, Purchase, Redemption
-from loyalty.selectors import balance_summary, local_midnight
-from loyalty.services import member_points_merge
+from loyalty.selectors import balance_summary
+from loyalty.services import member_points_merge, member_register
+from loyalty.windows import local_midnight
 from members.access_log import client_ip, personal_data_access_record
+from members.errors import MemberError
 from members.models import Member, MemberStatus, PersonalDataAccess, TierChange
 from members.paging import EstimatedCountPaginator
 from members.phone import InvalidPhoneNumber, format_phone, normalize_phone
 from members.privacy import birthday_for, email_for, personal_data_visible, phone_for
-from members.services import member_referrer_set, member_status_set, member_tier_floor_set, member_upsert
+from members.services import member_referrer_set, member_status_set, member_tier_floor_set
 
 from .exports import FilteredExportMixin
 from .member_forms import (
@@ -268,7 +270,7 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
             for pk, external_id in selected:
                 try:
                     member_status_set(member_id=pk, status=form.cleaned_data["status"])
-                except LoyaltyError:
+                except (LoyaltyError, MemberError):
                     refused.append(external_id)
                 else:
                     changed.append(pk)
@@ -321,7 +323,7 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
 
-    # Add: our own form, calling member_upsert (normalizes the phone, opens the account) ----
+    # Add: our own form, calling member_register (normalizes the phone, opens the account) ----
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if not self.has_add_permission(request):
@@ -329,8 +331,8 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
         form = MemberAddForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                member = member_upsert(**form.service_arguments()).member
-            except LoyaltyError as error:
+                member = member_register(**form.service_arguments()).member
+            except (LoyaltyError, MemberError) as error:
                 errors_onto(form, error)
             else:
                 self.log_addition(request, member, [{"added": {}}])
@@ -364,8 +366,8 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
             form = MemberIdentityForm(request.POST or None, initial=MemberIdentityForm.initial_for(member))
             if request.method == "POST" and form.is_valid():
                 try:
-                    member_upsert(external_id=member.external_id, **form.service_arguments())
-                except LoyaltyError as error:
+                    member_register(external_id=member.external_id, **form.service_arguments())
+                except (LoyaltyError, MemberError) as error:
                     errors_onto(form, error)
                 else:
                     changed = [name for name in form.changed_data]
@@ -437,7 +439,7 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 call(member, form.cleaned_data)
-            except LoyaltyError as error:
+            except (LoyaltyError, MemberError) as error:
                 errors_onto(form, error)
             else:
                 self.log_change(request, member, done)
@@ -495,7 +497,7 @@ class MemberAdmin(FilteredExportMixin, AuditHistoryMixin, admin.ModelAdmin):
                 if source.status in closed or target.status in closed:
                     raise LoyaltyError(gettext("A merged or withdrawn member cannot take part in a merge."))
                 outcome = member_points_merge(source=source, target=target, actor=request.user)
-            except LoyaltyError as error:
+            except (LoyaltyError, MemberError) as error:
                 confirm.add_error(None, error.detail)
             else:
                 message = gettext("%(source)s merged into this member: %(points)s P moved.") % {

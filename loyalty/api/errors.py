@@ -13,6 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from members.errors import MemberError
+
 from ..errors import LoyaltyError
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ def _flatten_into(flat: dict[str, list[str]], path: str, detail: Any) -> None:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """The contract's error body for domain errors, DRF errors and a database that is down."""
     headers: dict[str, str] = {}
-    if isinstance(exc, LoyaltyError):
+    if isinstance(exc, LoyaltyError | MemberError):
         return Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

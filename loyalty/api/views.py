@@ -15,21 +15,42 @@ from rest_framework import exceptions, status
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from members.models import Member, Store
 from members.selectors import members_by_email, members_by_phone
-from members.services import UNSET, member_upsert
+from members.services import UNSET
 
 from .. import clock, services
 from ..errors import MemberNotFound, NotFound
 from ..models import ApiKey, ApiScope, EntryKind, LedgerEntry, Purchase, Redemption
 from ..policy import policy_cached
 from ..selectors import balance_card, member_with_tier
-from . import serializers as s
 from .auth import ApiKeyAuthentication, HasScope, IsWidgetToken, WidgetTokenAuthentication
 from .fields import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN, identifier_problem
 from .keys import WidgetClaims, widget_token_issue
+from .serializers import (
+    ActivityInputSerializer,
+    ActivityOutputSerializer,
+    BalanceOutputSerializer,
+    CancelOutputSerializer,
+    EntrySerializer,
+    ErrorSerializer,
+    HistoryPageSerializer,
+    MemberInputSerializer,
+    MemberListSerializer,
+    MemberOutputSerializer,
+    PurchaseInputSerializer,
+    PurchaseOutputSerializer,
+    RedemptionInputSerializer,
+    RedemptionOutputSerializer,
+    RefundInputSerializer,
+    RefundOutputSerializer,
+    WidgetTokenInputSerializer,
+    WidgetTokenOutputSerializer,
+    money,
+)
 from .throttle import ApiKeyRateThrottle
 
 BALANCE_EXAMPLE = OpenApiExample("Balance card", response_only=True, value={
@@ -62,13 +83,13 @@ EXTERNAL_ID = path_id("external_id", 64)
 ORDER_ID = path_id("order_id", 100)
 
 ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="invalid"),
-    401: OpenApiResponse(s.ErrorSerializer, description="not_authenticated / authentication_failed"),
-    403: OpenApiResponse(s.ErrorSerializer, description="permission_denied"),
-    404: OpenApiResponse(s.ErrorSerializer, description="member_not_found / not_found"),
-    413: OpenApiResponse(s.ErrorSerializer, description="too_large"),
-    429: OpenApiResponse(s.ErrorSerializer, description="throttled"),
-    503: OpenApiResponse(s.ErrorSerializer, description="service_unavailable"),
+    400: OpenApiResponse(ErrorSerializer, description="invalid"),
+    401: OpenApiResponse(ErrorSerializer, description="not_authenticated / authentication_failed"),
+    403: OpenApiResponse(ErrorSerializer, description="permission_denied"),
+    404: OpenApiResponse(ErrorSerializer, description="member_not_found / not_found"),
+    413: OpenApiResponse(ErrorSerializer, description="too_large"),
+    429: OpenApiResponse(ErrorSerializer, description="throttled"),
+    503: OpenApiResponse(ErrorSerializer, description="service_unavailable"),
 }
 
 
@@ -121,7 +142,7 @@ class KeyView(APIView):
             return store
         return bound
 
-    def validated(self, serializer_class: type[s.serializers.Serializer]) -> dict[str, Any]:
+    def validated(self, serializer_class: type[Serializer]) -> dict[str, Any]:
         if not isinstance(self.request.data, dict):
             raise exceptions.ParseError("The body must be a JSON object.")
         serializer = serializer_class(data=self.request.data)
@@ -141,14 +162,14 @@ class MemberDetailApi(KeyView):
         self.required_scope = ApiScope.MEMBERS_WRITE if self.request.method == "PUT" else ApiScope.MEMBERS_READ
         return super().get_permissions()
 
-    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.MemberOutputSerializer, **ERRORS},
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: MemberOutputSerializer, **ERRORS},
                    summary="Read a member")
     def get(self, request: Request, external_id: str) -> Response:
-        return Response(s.MemberOutputSerializer(self.member_get(external_id)).data)
+        return Response(MemberOutputSerializer(self.member_get(external_id)).data)
 
     @extend_schema(
-        request=s.MemberInputSerializer, parameters=[EXTERNAL_ID],
-        responses={200: s.MemberOutputSerializer, 201: s.MemberOutputSerializer, **ERRORS},
+        request=MemberInputSerializer, parameters=[EXTERNAL_ID],
+        responses={200: MemberOutputSerializer, 201: MemberOutputSerializer, **ERRORS},
         summary="Create or update a member",
         examples=[OpenApiExample("Sign-up", request_only=True, value={
             "name": "김단골", "phone": "010-1234-5678", "email": "dangol@example.com", "birthday": "1990-05-31",
@@ -161,7 +182,7 @@ class MemberDetailApi(KeyView):
         if problem is not None:
             raise exceptions.ValidationError({"external_id": [problem]})
         ident = external_id
-        data = self.validated(s.MemberInputSerializer)
+        data = self.validated(MemberInputSerializer)
         bound = self.key.store
         existing = Member.objects.filter(external_id=ident).only("pk", "home_store_id").first()
         # A store key changes only its own store's members; one with no home store (every
@@ -172,13 +193,13 @@ class MemberDetailApi(KeyView):
             raise exceptions.PermissionDenied("This key may only register members of its own store.")
         consent = data.get("marketing_consent") or {}
         store_code = data.get("store_code") or (bound.code if bound is not None and existing is None else None)
-        result = member_upsert(
+        result = services.member_register(
             external_id=ident, name=data["name"], phone=data.get("phone"), email=data.get("email"),
             birthday=data.get("birthday", UNSET),
             channel=data.get("channel"), store_code=store_code, referrer_code=data.get("referrer_code"),
             marketing_sms=consent.get("sms"), marketing_email=consent.get("email"),
         )
-        return Response(s.MemberOutputSerializer(self.member_get(ident)).data,
+        return Response(MemberOutputSerializer(result.member).data,  # read with its tier, store and referrer
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -203,7 +224,7 @@ class MemberLookupApi(KeyView):
     @extend_schema(
         parameters=[OpenApiParameter("phone", str, description="Any notation: 010-1234-5678, +82 10 …"),
                     OpenApiParameter("email", str)],
-        responses={200: s.MemberListSerializer, **ERRORS}, summary="Look members up by phone or email",
+        responses={200: MemberListSerializer, **ERRORS}, summary="Look members up by phone or email",
         operation_id="members_lookup",
     )
     def get(self, request: Request) -> Response:
@@ -216,7 +237,7 @@ class MemberLookupApi(KeyView):
         if not filtered.is_valid():
             raise exceptions.ValidationError(filtered.errors)
         members = list(filtered.qs[:50])
-        return Response({"results": s.MemberOutputSerializer(members, many=True).data})
+        return Response({"results": MemberOutputSerializer(members, many=True).data})
 
 
 def card_data(*, external_id: str | None = None, member_id: int | None = None) -> dict[str, Any] | None:
@@ -232,11 +253,11 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
         "tier": {"code": card.tier[0], "name": card.tier[1]} if card.tier else None,
         "next_tier": (
             {"code": card.next_tier.code, "name": card.next_tier.name,
-             "amount_to_go": s.money(card.amount_to_go or Decimal("0"))}
+             "amount_to_go": money(card.amount_to_go or Decimal("0"))}
             if card.next_tier else None
         ),
         "expiring_soon": [{"points": p, "expires_on": d.isoformat()} for p, d in card.balance.expiring_soon],
-        "point_value": s.money(policy.point_value),
+        "point_value": money(policy.point_value),
         "currency": policy.currency,
         "as_of": timezone.localtime().isoformat(),
     }
@@ -245,7 +266,7 @@ def card_data(*, external_id: str | None = None, member_id: int | None = None) -
 class MemberBalanceApi(KeyView):
     required_scope = ApiScope.MEMBERS_READ
 
-    @extend_schema(parameters=[EXTERNAL_ID], responses={200: s.BalanceOutputSerializer, **ERRORS},
+    @extend_schema(parameters=[EXTERNAL_ID], responses={200: BalanceOutputSerializer, **ERRORS},
                    summary="Balance for a widget or the POS",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request, external_id: str) -> Response:
@@ -301,7 +322,7 @@ class MemberTransactionsApi(KeyView):
             OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
             OpenApiParameter("cursor", str),
         ],
-        responses={200: s.HistoryPageSerializer, **ERRORS}, summary="Points history, newest first",
+        responses={200: HistoryPageSerializer, **ERRORS}, summary="Points history, newest first",
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = self.member_get(external_id, Member.objects.select_related("account"))
@@ -322,15 +343,15 @@ class MemberTransactionsApi(KeyView):
             page: list[LedgerEntry] | None = paginator.paginate_queryset(filtered.qs, request, view=self)
         except exceptions.NotFound:
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
-        return paginator.get_paginated_response(s.EntrySerializer(page, many=True).data)
+        return paginator.get_paginated_response(EntrySerializer(page, many=True).data)
 
 
 class PurchaseCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.PurchaseInputSerializer,
-        responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        request=PurchaseInputSerializer,
+        responses={201: PurchaseOutputSerializer, 200: PurchaseOutputSerializer, 409: ErrorSerializer, **ERRORS},
         summary="Report a paid order",
         examples=[OpenApiExample("Order", request_only=True, value={
             "external_id": "C1001", "order_id": "A-20261124-0001", "amount": "45000", "channel": "online",
@@ -338,7 +359,7 @@ class PurchaseCreateApi(KeyView):
             PURCHASE_EXAMPLE, ERROR_EXAMPLES[2]],
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.PurchaseInputSerializer)
+        data = self.validated(PurchaseInputSerializer)
         store = self.store_for(data.get("store_code"))
         member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.purchase_record(
@@ -351,12 +372,12 @@ class RefundCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RefundInputSerializer, parameters=[ORDER_ID],
-        responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 409: s.ErrorSerializer, **ERRORS},
+        request=RefundInputSerializer, parameters=[ORDER_ID],
+        responses={201: RefundOutputSerializer, 200: RefundOutputSerializer, 409: ErrorSerializer, **ERRORS},
         summary="Refund part or all of an order",
     )
     def post(self, request: Request, order_id: str) -> Response:
-        data = self.validated(s.RefundInputSerializer)
+        data = self.validated(RefundInputSerializer)
         ident = clean_id(order_id)
         purchase = Purchase.objects.filter(order_id=ident).select_related("store").first() if ident else None
         if purchase is None:
@@ -373,23 +394,23 @@ class RedemptionCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.RedemptionInputSerializer,
+        request=RedemptionInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
                                      OpenApiParameter.HEADER)],
-        responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
-                   409: OpenApiResponse(s.ErrorSerializer, description="insufficient_points / idempotency_conflict"),
-                   422: OpenApiResponse(s.ErrorSerializer, description="redemption_rule"), **ERRORS},
+        responses={201: RedemptionOutputSerializer, 200: RedemptionOutputSerializer,
+                   409: OpenApiResponse(ErrorSerializer, description="insufficient_points / idempotency_conflict"),
+                   422: OpenApiResponse(ErrorSerializer, description="redemption_rule"), **ERRORS},
         summary="Spend points on an order",
         examples=[OpenApiExample("Redeem", request_only=True, value={
             "external_id": "C1001", "points": 1000, "order_id": "A-20261124-0002", "order_amount": "30000"}),
             *ERROR_EXAMPLES],
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.RedemptionInputSerializer)
+        data = self.validated(RedemptionInputSerializer)
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and (len(key) > 200 or "\x00" in key):
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        member = self.member_get(data["external_id"], Member.objects.all())
+        member = self.member_get(data["external_id"], with_tier_only=True)
         outcome = services.points_redeem(
             member=member, points=data["points"], order_id=data["order_id"], order_amount=data["order_amount"],
             items=data.get("items", []), idempotency_key=key, actor=self.key.name, store=self.key.store,
@@ -400,7 +421,7 @@ class RedemptionCreateApi(KeyView):
 class RedemptionCancelApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
-    @extend_schema(request=None, responses={200: s.CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
+    @extend_schema(request=None, responses={200: CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
     def post(self, request: Request, redemption_id: int) -> Response:
         found = Redemption.objects.filter(pk=redemption_id).values_list("store_id", flat=True)[:1]
         if not found:
@@ -417,12 +438,12 @@ class ActivityCreateApi(KeyView):
     required_scope = ApiScope.POINTS_WRITE
 
     @extend_schema(
-        request=s.ActivityInputSerializer,
-        responses={201: s.ActivityOutputSerializer, 200: s.ActivityOutputSerializer, **ERRORS},
+        request=ActivityInputSerializer,
+        responses={201: ActivityOutputSerializer, 200: ActivityOutputSerializer, **ERRORS},
         summary="Report a review, visit, share …",
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.ActivityInputSerializer)
+        data = self.validated(ActivityInputSerializer)
         member = self.member_get(data["external_id"], with_tier_only=True)
         return answer(services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
@@ -433,10 +454,10 @@ class ActivityCreateApi(KeyView):
 class WidgetTokenApi(KeyView):
     required_scope = None
 
-    @extend_schema(request=s.WidgetTokenInputSerializer, responses={201: s.WidgetTokenOutputSerializer, **ERRORS},
+    @extend_schema(request=WidgetTokenInputSerializer, responses={201: WidgetTokenOutputSerializer, **ERRORS},
                    summary="A 15-minute token for one member's balance widget")
     def post(self, request: Request) -> Response:
-        data = self.validated(s.WidgetTokenInputSerializer)
+        data = self.validated(WidgetTokenInputSerializer)
         member = self.member_get(data["external_id"], Member.objects.only("pk", "external_id"))
         token, expires_at = widget_token_issue(member_id=member.pk, key=self.key)
         return Response({"token": token, "expires_at": timezone.localtime(expires_at).isoformat()},
@@ -448,7 +469,7 @@ class WidgetBalanceApi(APIView):
     permission_classes = [IsWidgetToken]
     throttle_classes = [ApiKeyRateThrottle]
 
-    @extend_schema(responses={200: s.BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance",
+    @extend_schema(responses={200: BalanceOutputSerializer, **ERRORS}, summary="The token's member's balance",
                    examples=[BALANCE_EXAMPLE])
     def get(self, request: Request) -> Response:
         claims = request.auth

@@ -4,7 +4,6 @@ Each is a durable transaction that locks the member's account row, is idempotent
 natural key, and returns an :class:`Outcome` (``created`` is false for a replay).
 """
 
-from .accounts import account_open
 from .adjustments import (
     adjustment_approve,
     adjustment_reject,
@@ -18,16 +17,17 @@ from .merge import member_points_merge
 from .outcome import Outcome
 from .redemption import points_redeem, redemption_cancel
 from .refunds import purchase_refund
+from .registration import member_register
 
 __all__ = [
     "Outcome",
     "account_expire_due",
-    "account_open",
     "activity_record",
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",
     "member_points_merge",
+    "member_register",
     "points_adjust",
     "points_expire_due",
     "points_import_opening",

@@ -12,55 +12,47 @@ from members.models import Member
 
 from .. import clock
 from ..errors import InsufficientPoints, InvalidRequest, NotFound
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, spendable_lots
-from ..models import Account, Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
+from ..ledger import Locked, Replayed, durable, holding_lots, operation_begin
+from ..models import Adjustment, EntryKind, EntrySource, OperationKind, SystemAccount
 from ..policy import DEFAULT_VALIDITY_DAYS, policy_get
-from .common import expiry_date, member_status_recheck
+from ..rules import expiry_date
 from .outcome import Outcome
 
 
-def _apply(
+def adjustment_post(
+    door: Locked,
     *,
-    account: Account,
     member: Member,
     points: int,
     reason: str,
-    key: str,
-    print_: str,
-    kind: OperationKind,
     counter: SystemAccount,
     source: EntrySource,
     entry_kind: EntryKind,
     validity_days: int | None,
     internal_note: str = "",
-    actor: Any = None,
     occurred_at: datetime | None = None,
-) -> tuple[dict[str, Any], int]:
+) -> dict[str, Any]:
     """Credit a new lot or debit open lots (available first, then pending); never below zero."""
-    member_status_recheck(member, account)
-    today = clock.today()
-    posting = Posting.open(kind=kind, key=key, fingerprint_=print_, actor=actor, occurred_at=occurred_at)
+    door.member_active(member)
+    account, posting, today = door.account(member.pk), door.posting, door.today
     lot = None
     if points > 0:
         earned_on: date = clock.local_date(occurred_at) if occurred_at else today
         lot = posting.lot_create(account, points, source=source, available_on=earned_on,
                                  expires_on=expiry_date(earned_on, validity_days))
     else:
-        lots = list(spendable_lots(account, today)) + [
-            lot for lot in spendable_lots(account, today, include_pending=True) if lot.available_on > today
-        ]
-        open_points = sum(lot.remaining for lot in lots) - account.debt
+        held = posting.balance(account)
+        open_points = held["available"] + held["pending"]
         if open_points < -points:
             raise InsufficientPoints(
                 f"The member holds {max(open_points, 0)} points; {-points} cannot be taken.",
                 available=open_points,
             )
+        lots = sorted(posting.lots_read(holding_lots(account, today)), key=lambda lot: lot.available_on > today)
         posting.lots_take(lots, -points)
     posting.move(account, points, kind=entry_kind, source=source, counter=counter, lot=lot,
-                 description=reason, internal_note=internal_note, reference=key)
-    result = posting.close({"member": member.external_id, "points": points,
-                            "balance": posting.balance(account)})
-    return result, posting.operation.pk
+                 description=reason, internal_note=internal_note, reference=posting.pending_operation.key)
+    return posting.close({"member": member.external_id, "points": points, "balance": posting.balance(account)})
 
 
 def _check_points(points: int) -> None:
@@ -83,17 +75,13 @@ def points_adjust(
     _check_points(points)
     if not reason.strip():
         raise InvalidRequest("A reason is required.", errors={"reason": ["This field is required."]})
-    print_ = fingerprint({"member": member.external_id, "points": points, "reason": reason})
-    full_key = f"adjust:{key}"
-    if (done := replay(full_key, print_)) is not None:
-        return Outcome(done, created=False)
-    account = accounts_lock([member.pk])[member.pk]
-    if (done := replay(full_key, print_)) is not None:
-        return Outcome(done, created=False)
-    result, _operation_id = _apply(
-        account=account, member=member, points=points, reason=reason, key=full_key, print_=print_,
-        kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL,
-        entry_kind=EntryKind.ADJUST, validity_days=validity_days, internal_note=internal_note, actor=actor,
+    door = operation_begin(kind=OperationKind.ADJUST, key=f"adjust:{key}", lock=[member.pk], actor=actor,
+                           request={"member": member.external_id, "points": points, "reason": reason})
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    result = adjustment_post(
+        door, member=member, points=points, reason=reason, counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL,
+        entry_kind=EntryKind.ADJUST, validity_days=validity_days, internal_note=internal_note,
     )
     return Outcome(result, created=True)
 
@@ -115,18 +103,15 @@ def points_import_opening(
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise InvalidRequest("Opening points must be a positive integer.",
                              errors={"opening_points": ["Must be a positive integer."]})
-    key = f"import:{member.external_id}"
-    print_ = fingerprint({"member": member.external_id, "points": points})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    account = accounts_lock([member.pk])[member.pk]
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
+    door = operation_begin(kind=OperationKind.IMPORT, key=f"import:{member.external_id}", lock=[member.pk],
+                           request={"member": member.external_id, "points": points}, actor=actor,
+                           occurred_at=occurred_at)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
     reason = _("Opening balance carried over") + (f" ({source_label})" if source_label else "")
-    result, _operation_id = _apply(
-        account=account, member=member, points=points, reason=reason, key=key, print_=print_,
-        kind=OperationKind.IMPORT, counter=SystemAccount.IMPORTED, source=EntrySource.IMPORT,
-        entry_kind=EntryKind.EARN, validity_days=validity_days, actor=actor, occurred_at=occurred_at,
+    result = adjustment_post(
+        door, member=member, points=points, reason=reason, counter=SystemAccount.IMPORTED, source=EntrySource.IMPORT,
+        entry_kind=EntryKind.EARN, validity_days=validity_days, occurred_at=occurred_at,
     )
     return Outcome(result, created=True)
 
@@ -160,21 +145,23 @@ def adjustment_request(
         validity_days=validity_days, requested_by=requested_by,
     )
     if abs(points) < policy_get().adjustment_approval_threshold:
-        _adjustment_apply(adjustment, decided_by=requested_by)
+        adjustment_apply(adjustment, decided_by=requested_by)
     return adjustment
 
 
-def _adjustment_apply(adjustment: Adjustment, *, decided_by: Any, note: str = "") -> None:
-    account = accounts_lock([adjustment.member_id])[adjustment.member_id]
-    key = f"adjust:adjustment-{adjustment.pk}"
-    print_ = fingerprint({"adjustment": adjustment.pk})
-    _result, operation_id = _apply(
-        account=account, member=adjustment.member, points=adjustment.points, reason=adjustment.reason,
-        key=key, print_=print_, kind=OperationKind.ADJUST, counter=SystemAccount.ADJUSTED,
-        source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST, validity_days=adjustment.validity_days,
-        internal_note=adjustment.internal_note, actor=decided_by,
+def adjustment_apply(adjustment: Adjustment, *, decided_by: Any, note: str = "") -> None:
+    """Post a recorded adjustment (inside the caller's durable transaction) and mark it applied."""
+    door = operation_begin(kind=OperationKind.ADJUST, key=f"adjust:adjustment-{adjustment.pk}",
+                           request={"adjustment": adjustment.pk}, lock=[adjustment.member_id], actor=decided_by)
+    if isinstance(door, Replayed):  # a new adjustment's key cannot have been used: refuse rather than guess
+        raise InvalidRequest(_("This adjustment was already applied."))
+    adjustment_post(
+        door, member=adjustment.member, points=adjustment.points, reason=adjustment.reason,
+        counter=SystemAccount.ADJUSTED, source=EntrySource.MANUAL, entry_kind=EntryKind.ADJUST,
+        validity_days=adjustment.validity_days, internal_note=adjustment.internal_note,
     )
-    _decide(adjustment, Adjustment.Status.APPLIED, decided_by=decided_by, note=note, operation_id=operation_id)
+    _decide(adjustment, Adjustment.Status.APPLIED, decided_by=decided_by, note=note,
+            operation_id=door.posting.operation.pk)
 
 
 def _decide(adjustment: Adjustment, status: str, *, decided_by: Any, note: str,
@@ -191,7 +178,7 @@ def _decide(adjustment: Adjustment, status: str, *, decided_by: Any, note: str,
     adjustment.save(update_fields=fields)
 
 
-def _pending(adjustment_id: int, decider: Any) -> Adjustment:
+def adjustment_pending(adjustment_id: int, decider: Any) -> Adjustment:
     """The request to decide, locked; refused when decided already, by its requester, or
     by someone without the approve permission."""
     adjustment = (
@@ -215,14 +202,14 @@ def adjustment_approve(*, adjustment_id: int, approver: Any, note: str = "") -> 
     A debit the member can no longer cover fails with ``InsufficientPoints`` and the request
     stays pending (to be rejected, or approved once the points are there).
     """
-    adjustment = _pending(adjustment_id, approver)
-    _adjustment_apply(adjustment, decided_by=approver, note=note)
+    adjustment = adjustment_pending(adjustment_id, approver)
+    adjustment_apply(adjustment, decided_by=approver, note=note)
     return adjustment
 
 
 @durable
 def adjustment_reject(*, adjustment_id: int, approver: Any, note: str = "") -> Adjustment:
     """A second person turns a request down; it stays on record, no point moves."""
-    adjustment = _pending(adjustment_id, approver)
+    adjustment = adjustment_pending(adjustment_id, approver)
     _decide(adjustment, Adjustment.Status.REJECTED, decided_by=approver, note=note)
     return adjustment

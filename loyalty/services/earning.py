@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
@@ -14,11 +14,10 @@ from members.models import Member, MemberStatus, Store
 
 from .. import clock
 from ..errors import InvalidRequest
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay, replay_locked
+from ..ledger import Locked, Posting, Replayed, durable, operation_begin
 from ..models import (
     Account,
     Activity,
-    EarningRule,
     EntryKind,
     EntrySource,
     OperationKind,
@@ -27,11 +26,11 @@ from ..models import (
     RuleKind,
     SystemAccount,
 )
-from ..policy import DEFAULT_VALIDITY_DAYS, items_parse, purchase_rules, rule_spec, rules_active
-from ..rules import Earning, Multiplier, Order, RuleSpec, fixed_earning, purchase_earning
-from .common import expiry_date, member_require_active, member_status_recheck
+from ..policy import DEFAULT_VALIDITY_DAYS, PURCHASE_KINDS, amount_parse, items_parse
+from ..rules import Earning, Multiplier, Order, RuleSpec, expiry_date, fixed_earning, purchase_earning
+from ..windows import TIER_POINT_KINDS
 from .outcome import Outcome
-from .tiers import TIER_POINT_KINDS, tier_upgrade_if_qualified, tier_windows
+from .tiers import tier_upgrade_if_qualified, tier_windows
 
 BUILTIN_ACTIVITY_TYPES = ("visit", "review", "sns_share", "app_install", "survey")
 
@@ -55,7 +54,7 @@ def caps_left(account: Account, rules: Sequence[RuleSpec], on: date) -> dict[int
     return left
 
 
-def _record_rule_earnings(posting: Posting, account: Account, earning: Earning, on: date) -> None:
+def rule_earnings_record(posting: Posting, account: Account, earning: Earning, on: date) -> None:
     for line in earning.lines:
         if line.rule_id is not None:
             posting.add(RuleEarning(account=account, rule_id=line.rule_id, points=line.points, earned_on=on))
@@ -75,30 +74,18 @@ def occurred_when(occurred_at: datetime | None) -> datetime:
     return occurred_at
 
 
-def _amount(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidRequest(f"{field} is not a number.", errors={field: ["Enter a number."]}) from None
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidRequest(f"{field} must be positive.", errors={field: ["Must be greater than zero."]})
-    return amount
-
-
-def _referral_reward(posting: Posting, referee: Member, accounts: dict[int, Account], on: date) -> None:
+def referral_reward(locked: Locked, referee: Member, on: date) -> None:
     """50 P (by default) to both sides when a referred member buys for the first time."""
     referrer_id = referee.referred_by_id
-    if referrer_id is None or referrer_id not in accounts:
+    if referrer_id is None or referrer_id not in locked.accounts or locked.statuses[referrer_id] != MemberStatus.ACTIVE:
         return
-    referrer = Member.objects.filter(pk=referrer_id).first()
-    if referrer is None or referrer.status != MemberStatus.ACTIVE:
+    spec = next(iter(locked.programme.rules_in_force([RuleKind.REFERRAL], on)), None)
+    if spec is None or spec.points <= 0:
         return
-    rule = rules_active([RuleKind.REFERRAL], on).first()
-    if rule is None or rule.points <= 0:
-        return
-    spec = rule_spec(rule)
+    referrer = Member.objects.only("pk", "external_id").get(pk=referrer_id)
+    posting = locked.posting
     for member_id, other in ((referee.pk, referrer), (referrer_id, referee)):
-        account = accounts[member_id]
+        account = locked.account(member_id)
         earning = fixed_earning(spec, caps_left(account, [spec], on)[spec.id])
         if earning.points <= 0:
             continue
@@ -112,7 +99,7 @@ def _referral_reward(posting: Posting, referee: Member, accounts: dict[int, Acco
             counter=SystemAccount.ISSUED, lot=lot, reference=other.external_id,
             description=_("Referral reward"),
         )
-        _record_rule_earnings(posting, account, earning, on)
+        rule_earnings_record(posting, account, earning, on)
 
 
 
@@ -135,56 +122,42 @@ def purchase_record(
     """
     if not order_id:
         raise InvalidRequest("order_id is required.", errors={"order_id": ["This field is required."]})
-    value = _amount(amount, "amount")
+    value = amount_parse(amount, "amount")
     parsed_items = items_parse(items)
     channel = channel or (store.channel if store else member.channel)
-    key = f"purchase:{order_id}"
     request = {
         "member": member.external_id, "order_id": order_id, "amount": value,
         "occurred_at": occurred_at, "channel": channel, "store": store.code if store else None,
         "items": [item.__dict__ for item in parsed_items],
     }
-    print_ = fingerprint(request)
     occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
-    today = clock.today()
 
     # Only a referred member's first purchase pays more (the referral reward, to both sides).
     first_purchase = bool(member.referred_by_id) and not Purchase.objects.filter(member=member).exists()
-    to_lock = [member.pk]
-    if first_purchase and member.referred_by_id:
-        to_lock.append(member.referred_by_id)
-    # The replay check comes with the lock (one round trip for both). A twin that committed
-    # while the lock waited is not seen by it: nothing below refuses before the operation row
-    # is written, so that insert fails on the unique key, the transaction rolls back and
-    # ``durable`` answers with the twin's result.
-    accounts = accounts_lock(to_lock, windows=tier_windows(member), key=key)
-    account = accounts[member.pk]
-    if (done := replay_locked(account, key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_status_recheck(member, account)
+    to_lock = [member.pk, member.referred_by_id] if first_purchase and member.referred_by_id else [member.pk]
+    door = operation_begin(kind=OperationKind.PURCHASE, key=f"purchase:{order_id}", request=request, lock=to_lock,
+                           windows=tier_windows(member), actor=actor, occurred_at=occurred_at)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    door.member_active(member)
+    account, posting = door.account(member.pk), door.posting
     # Asked again under the lock: a concurrent purchase may have been the first one.
     first_purchase = first_purchase and not Purchase.objects.filter(member=member).exists()
 
-    rules = purchase_rules(earned_on, getattr(account, "rules_stamp", None))
+    rules = door.programme.rules_in_force(PURCHASE_KINDS, earned_on)
     multipliers = []
     if member.tier_id and member.tier and member.tier.earn_multiplier > 1:
         multipliers.append(Multiplier("tier", member.tier.name, member.tier.earn_multiplier))
     order = Order(amount=value, channel=channel, items=parsed_items)
     earning = purchase_earning(order, rules, multipliers, caps_left(account, rules, earned_on))
 
-    posting = Posting.open(kind=OperationKind.PURCHASE, key=key, fingerprint_=print_, actor=actor,
-                           occurred_at=occurred_at)
     lot = None
     available_on, expires_on = earned_on, None
     if earning.points > 0:
-        governing = next(
-            (rule for line in earning.lines for rule in rules if rule.id == line.rule_id), None
-        )
-        pending_days = governing.pending_days if governing else 0
-        validity = governing.validity_days if governing else DEFAULT_VALIDITY_DAYS
-        available_on = earned_on + timedelta(days=pending_days)
-        expires_on = expiry_date(earned_on, validity)
+        governing = next((rule for line in earning.lines for rule in rules if rule.id == line.rule_id), None)
+        available_on = earned_on + timedelta(days=governing.pending_days if governing else 0)
+        expires_on = expiry_date(earned_on, governing.validity_days if governing else DEFAULT_VALIDITY_DAYS)
         lot = posting.lot_create(account, earning.points, source=EntrySource.PURCHASE,
                                  available_on=available_on, expires_on=expires_on)
         posting.move(
@@ -192,7 +165,7 @@ def purchase_record(
             counter=SystemAccount.ISSUED, order_id=order_id, reference=order_id, lot=lot,
             description=_("Points for order %(order)s") % {"order": order_id},
         )
-        _record_rule_earnings(posting, account, earning, earned_on)
+        rule_earnings_record(posting, account, earning, earned_on)
     items_stored = [{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
                     for i in parsed_items]
     breakdown = [{"source": line.source, "name": line.name, "points": line.points} for line in earning.lines]
@@ -201,25 +174,21 @@ def purchase_record(
         points=earning.points, lot=lot, occurred_at=occurred_at, breakdown=breakdown,
     ))
     if first_purchase:
-        _referral_reward(posting, member, accounts, earned_on)
+        referral_reward(door, member, earned_on)
     # This purchase and its points are not written yet: the tier check counts them itself.
-    tier_upgrade_if_qualified(member, account, today, pending_spend=value, pending_on=earned_on,
+    tier_upgrade_if_qualified(member, account, door.today, known=door.windows[member.pk], pending_spend=value,
+                              pending_on=earned_on,
                               pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
     result = {
         "order_id": order_id,
         "points": earning.points,
-        "status": "pending" if available_on > today else "available",
+        "status": "pending" if available_on > door.today else "available",
         "available_on": available_on.isoformat(),
         "expires_on": expires_on.isoformat() if expires_on else None,
         "breakdown": breakdown,
         "balance": posting.balance(account),
     }
     return Outcome(posting.close(result), created=True)
-
-
-def activity_types_known() -> set[str]:
-    defined = EarningRule.objects.filter(kind=RuleKind.ACTIVITY).values_list("activity_type", flat=True)
-    return set(BUILTIN_ACTIVITY_TYPES) | {t for t in defined if t}
 
 
 @durable
@@ -238,29 +207,22 @@ def activity_record(
     """
     if not reference:
         raise InvalidRequest("reference is required.", errors={"reference": ["This field is required."]})
-    if type not in activity_types_known():
-        raise InvalidRequest(f"Unknown activity type {type!r}.", errors={"type": ["Unknown activity type."]})
-    key = f"activity:{type}:{reference}"
-    print_ = fingerprint({"member": member.external_id, "type": type, "reference": reference})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_require_active(member)
     occurred_at = occurred_when(occurred_at)
     earned_on = clock.local_date(occurred_at)
-    today = clock.today()
-    account = accounts_lock([member.pk], windows=tier_windows(member), key=key)[member.pk]
-    if (done := replay_locked(account, key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_status_recheck(member, account)
-
-    rule = rules_active([RuleKind.ACTIVITY], earned_on).filter(activity_type=type).first()
-    posting = Posting.open(kind=OperationKind.ACTIVITY, key=key, fingerprint_=print_, actor=actor,
-                           occurred_at=occurred_at)
+    door = operation_begin(kind=OperationKind.ACTIVITY, key=f"activity:{type}:{reference}",
+                           request={"member": member.external_id, "type": type, "reference": reference},
+                           lock=[member.pk], windows=tier_windows(member), actor=actor, occurred_at=occurred_at)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    if type not in BUILTIN_ACTIVITY_TYPES and type not in door.programme.activity_types():
+        raise InvalidRequest(f"Unknown activity type {type!r}.", errors={"type": ["Unknown activity type."]})
+    door.member_active(member)
+    account, posting = door.account(member.pk), door.posting
+    spec = next(iter(door.programme.rules_in_force([RuleKind.ACTIVITY], earned_on, activity_type=type)), None)
     points, reason = 0, ""
-    if rule is None:
+    if spec is None:
         reason = _("No active rule pays for this activity type.")
     else:
-        spec = rule_spec(rule)
         earning = fixed_earning(spec, caps_left(account, [spec], earned_on)[spec.id])
         points = earning.points
         if points <= 0:
@@ -274,15 +236,15 @@ def activity_record(
             posting.move(
                 account, points, kind=EntryKind.EARN, source=EntrySource.ACTIVITY,
                 counter=SystemAccount.ISSUED, reference=f"{type}:{reference}", lot=lot,
-                description=rule.name,
+                description=spec.name,
             )
-            _record_rule_earnings(posting, account, earning, earned_on)
-    posting.add(Activity(member=member, type=type, reference=reference, rule=rule, points=points,
-                         reason=reason, occurred_at=occurred_at))
+            rule_earnings_record(posting, account, earning, earned_on)
+    posting.add(Activity(member=member, type=type, reference=reference, rule_id=spec.id if spec else None,
+                         points=points, reason=reason, occurred_at=occurred_at))
     if points:
-        tier_upgrade_if_qualified(member, account, today, pending_on=earned_on,
+        tier_upgrade_if_qualified(member, account, door.today, known=door.windows[member.pk], pending_on=earned_on,
                                   pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
-        result: dict[str, Any] = {"points": points, "rule": rule.name if rule else None,
+        result: dict[str, Any] = {"points": points, "rule": spec.name if spec else None,
                                   "balance": posting.balance(account)}
     else:
         result = {"points": 0, "reason": reason, "balance": posting.balance(account)}

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from .. import clock
-from ..ledger import Posting, accounts_lock, durable, fingerprint
+from ..ledger import Replayed, durable, operation_begin
 from ..models import Account, EntryKind, EntrySource, Lot, OperationKind, SystemAccount
 from .outcome import Outcome
 
@@ -26,16 +26,17 @@ def account_expire_due(*, member_id: int, today: date | None = None) -> Outcome:
     while points restored into an expired lot later are caught by the next run.
     """
     today = today or clock.today()
-    account = accounts_lock([member_id])[member_id]
-    lots = list(
+    # The key holds the version the lock reads: it is set once the lock has read it.
+    door = operation_begin(kind=OperationKind.EXPIRE, key=None, request=None, lock=[member_id], today=today)
+    assert not isinstance(door, Replayed)  # no key, no replay
+    account, posting = door.account(member_id), door.posting
+    lots = posting.lots_read(
         Lot.objects.filter(account=account, remaining__gt=0, expires_on__lte=today).order_by("expires_on", "id")
     )
     if not lots:
         return Outcome({"points": 0}, created=False)
-    key = f"expire:{account.pk}:v{account.version}:{today.isoformat()}"
-    posting = Posting.open(kind=OperationKind.EXPIRE, key=key,
-                           fingerprint_=fingerprint({"account": account.pk, "today": today}))
-    posting.today = today  # the run's date, which the result's balance is told as of
+    posting.keyed(f"expire:{account.pk}:v{account.version}:{today.isoformat()}",
+                  {"account": account.pk, "today": today})
     by_date: dict[date, int] = defaultdict(int)
     for lot in lots:
         assert lot.expires_on is not None

@@ -7,9 +7,10 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
+from members.services import member_mark_merged
 
 from ..errors import InvalidRequest
-from ..ledger import Posting, accounts_lock, durable, fingerprint, replay
+from ..ledger import Replayed, durable, operation_begin
 from ..models import EntryKind, EntrySource, Lot, OperationKind
 from .outcome import Outcome
 
@@ -18,29 +19,24 @@ from .outcome import Outcome
 def member_points_merge(*, source: Member, target: Member, actor: Any = None) -> Outcome:
     """Move every open lot (keeping its dates) and any debt from ``source`` to ``target``.
 
-    Both accounts are locked in id order; the source member is marked merged, so it can
-    neither earn nor spend again. A member is merged once: a replay returns the first result.
+    Both accounts are locked in id order; the source member is marked merged (by the members
+    service), so it can neither earn nor spend again. A member is merged once: a replay returns
+    the first result.
     """
     if source.pk == target.pk:
         raise InvalidRequest(_("A member cannot be merged into itself."))
-    key = f"merge:{source.pk}"
-    print_ = fingerprint({"source": source.pk, "target": target.pk})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    if target.status in (MemberStatus.MERGED, MemberStatus.WITHDRAWN):
-        raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
-    accounts = accounts_lock([source.pk, target.pk])
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    from_account, to_account = accounts[source.pk], accounts[target.pk]
+    door = operation_begin(kind=OperationKind.MERGE, key=f"merge:{source.pk}", lock=[source.pk, target.pk],
+                           request={"source": source.pk, "target": target.pk}, actor=actor)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
     # Statuses as read with the locks: a merge committed meanwhile must not be merged again.
     closed = (MemberStatus.MERGED, MemberStatus.WITHDRAWN)
-    if getattr(from_account, "member_status", source.status) in closed:
+    if door.statuses[source.pk] in closed:
         raise InvalidRequest(_("This member was already merged or has withdrawn."))
-    if getattr(to_account, "member_status", target.status) in closed:
+    if door.statuses[target.pk] in closed:
         raise InvalidRequest(_("Points cannot be merged into a merged or withdrawn member."))
-    posting = Posting.open(kind=OperationKind.MERGE, key=key, fingerprint_=print_, actor=actor)
-    lots = list(Lot.objects.filter(account=from_account, remaining__gt=0).order_by("id"))
+    from_account, to_account, posting = door.account(source.pk), door.account(target.pk), door.posting
+    lots = posting.lots_read(Lot.objects.filter(account=from_account, remaining__gt=0).order_by("id"))
     held = {lot.pk: lot.remaining for lot in lots}
     moved_points = posting.lots_take(lots, sum(held.values()))
     for lot in lots:
@@ -56,7 +52,7 @@ def member_points_merge(*, source: Member, target: Member, actor: Any = None) ->
     }
     posting.move(to_account, net, kind=EntryKind.MERGE, source=EntrySource.SYSTEM,
                  counter=from_account, description=description, reference=source.external_id)
-    Member.objects.filter(pk=source.pk).update(status=MemberStatus.MERGED, merged_into=target)
+    member_mark_merged(source=source, target=target)
     result = {"source": source.external_id, "target": target.external_id, "points": net,
               "balance": posting.balance(to_account)}
     return Outcome(posting.close(result), created=True)

@@ -9,8 +9,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from members.models import Member, Store
+from members.selectors import member_holder_id
 
-from .. import clock
 from ..errors import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -18,15 +18,7 @@ from ..errors import (
     NotFound,
     RedemptionRuleViolation,
 )
-from ..ledger import (
-    Posting,
-    accounts_lock,
-    available_points,
-    durable,
-    fingerprint,
-    replay,
-    spendable_lots,
-)
+from ..ledger import Posting, Replayed, durable, operation_begin, spendable_lots
 from ..models import (
     Account,
     EntryKind,
@@ -37,10 +29,8 @@ from ..models import (
     RedemptionLot,
     SystemAccount,
 )
-from ..policy import items_parse, policy_get, redemption_spec
+from ..policy import amount_parse, items_parse, redemption_spec
 from ..rules import redemption_refusal
-from .common import member_holder_id, member_require_active, member_status_recheck
-from .earning import _amount
 from .outcome import Outcome
 
 
@@ -65,35 +55,31 @@ def points_redeem(
         raise InvalidRequest("order_id is required.", errors={"order_id": ["This field is required."]})
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise InvalidRequest("points must be a positive integer.", errors={"points": ["Must be a positive integer."]})
-    value = _amount(order_amount, "order_amount")
+    value = amount_parse(order_amount, "order_amount")
     parsed_items = items_parse(items)
-    key = f"redeem:{order_id}"
-    print_ = fingerprint({"member": member.external_id, "points": points, "order_id": order_id,
-                          "order_amount": value, "items": [i.__dict__ for i in parsed_items]})
+    request = {"member": member.external_id, "points": points, "order_id": order_id,
+               "order_amount": value, "items": [i.__dict__ for i in parsed_items]}
+    door = operation_begin(kind=OperationKind.REDEEM, key=f"redeem:{order_id}", request=request, lock=[member.pk],
+                           new_ids=[Redemption], actor=actor)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    posting = door.posting
     if idempotency_key:
         earlier = Redemption.objects.filter(idempotency_key=idempotency_key).select_related("operation").first()
-        if earlier is not None and earlier.operation.fingerprint != print_:
+        if earlier is not None and earlier.operation.fingerprint != posting.pending_operation.fingerprint:
             raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_require_active(member)
-    policy = policy_get()
-    refusal = redemption_refusal(points, value, parsed_items, redemption_spec(policy))
+    door.member_active(member)
+    refusal = redemption_refusal(points, value, parsed_items, redemption_spec(door.programme.policy))
     if refusal:
         raise RedemptionRuleViolation(refusal)
 
-    today = clock.today()
-    account = accounts_lock([member.pk])[member.pk]
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    member_status_recheck(member, account)
-    available = available_points(account, today)
+    account = door.account(member.pk)
+    available = posting.balance(account)["available"]
     if available < points:
         raise InsufficientPoints(
             f"Only {max(available, 0)} points are available; {points} were asked.", available=available
         )
-    posting = Posting.open(kind=OperationKind.REDEEM, key=key, fingerprint_=print_, actor=actor)
-    lots = list(spendable_lots(account, today))
+    lots = posting.lots_read(spendable_lots(account, door.today))
     before = {lot.pk: lot.remaining for lot in lots}
     taken = posting.lots_take(lots, points)
     if taken != points:  # the lock makes this impossible; refuse rather than post a wrong entry
@@ -103,34 +89,33 @@ def points_redeem(
         counter=SystemAccount.REDEEMED, order_id=order_id, reference=order_id,
         description=_("Points used on order %(order)s") % {"order": order_id},
     )
-    redemption = Redemption.objects.create(
-        member=member, order_id=order_id, points=points, order_amount=value,
+    redemption = posting.add(Redemption(
+        pk=door.new_ids.get(Redemption), member=member, order_id=order_id, points=points, order_amount=value,
         items=[{"sku": i.sku, "category": i.category, "amount": str(i.amount), "quantity": i.quantity}
                for i in parsed_items],
-        idempotency_key=idempotency_key or None, operation=posting.operation, store=store,
-    )
-    RedemptionLot.objects.bulk_create(
-        RedemptionLot(redemption=redemption, lot=lot, points=before[lot.pk] - lot.remaining)
-        for lot in lots
-        if before[lot.pk] != lot.remaining
-    )
-    result = {"id": redemption.pk, "points": points, "order_id": order_id,
-              "balance": posting.balance(account)}
+        idempotency_key=idempotency_key or None, store=store,
+    ))
+    for lot in lots:
+        if before[lot.pk] != lot.remaining:
+            posting.insert(RedemptionLot(redemption=redemption, lot=lot, points=before[lot.pk] - lot.remaining))
+    if redemption.pk is None:  # no id taken with the lock (SQLite): the result names the one written
+        posting.flush()
+    result = {"id": redemption.pk, "points": points, "order_id": order_id, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 
 
-def restore_to_lots(posting: Posting, redemption: Redemption, points: int, account: Account) -> int:
+def restore_to_lots(posting: Posting, redemption: Redemption, allocations: list[RedemptionLot], points: int,
+                    account: Account) -> int:
     """Put up to ``points`` back into the lots the redemption used, latest-expiring first.
 
-    Returns how many were restored; each allocation remembers what it got back, so a later
-    cancellation restores exactly the rest. When the member was merged meanwhile, the points
-    go to ``account`` (the member it was merged into) in a new lot with the old lot's dates.
+    ``allocations`` are the redemption's, read under the lock with their lots. Returns how many
+    were restored; each allocation remembers what it got back, so a later cancellation restores
+    exactly the rest. When the member was merged meanwhile, the points go to ``account`` (the
+    member it was merged into) in a new lot with the old lot's dates.
     """
-    allocations = list(redemption.lots.select_related("lot").order_by("-id"))
     pairs: list[tuple[Lot, int]] = []
     wanted = points
-    changed = []
-    for allocation in allocations:
+    for allocation in sorted(allocations, key=lambda allocation: -allocation.pk):
         if wanted <= 0:
             break
         give = min(allocation.points - allocation.restored, wanted)
@@ -139,16 +124,19 @@ def restore_to_lots(posting: Posting, redemption: Redemption, points: int, accou
         allocation.restored += give
         wanted -= give
         pairs.append((allocation.lot, give))
-        changed.append(allocation)
-    RedemptionLot.objects.bulk_update(changed, ["restored"])
-    in_place = [(lot, give) for lot, give in pairs if lot.account_id == account.pk]
+        posting.change(RedemptionLot, allocation.pk, restored=allocation.restored)
     moved = 0
     for lot, give in pairs:
         if lot.account_id != account.pk:
             posting.lot_create(account, give, source=EntrySource(lot.source), available_on=lot.available_on,
                                expires_on=lot.expires_on, moved_from=lot)
             moved += give
-    return posting.lots_restore(in_place) + moved
+    return posting.lots_restore([(lot, give) for lot, give in pairs if lot.account_id == account.pk]) + moved
+
+
+def redemption_allocations(redemption_id: int) -> list[RedemptionLot]:
+    """What the redemption took from which lot, with the lots and the redemption as they are now."""
+    return list(RedemptionLot.objects.filter(redemption_id=redemption_id).select_related("lot", "redemption"))
 
 
 @durable
@@ -158,29 +146,27 @@ def redemption_cancel(*, redemption_id: int, actor: Any = None) -> Outcome:
     A lot that expired in the meantime gets its points back too, and the next expiry run
     expires them: cancelling never extends a validity.
     """
-    redemption = Redemption.objects.filter(pk=redemption_id).select_related("member").first()
-    if redemption is None:
+    found = Redemption.objects.filter(pk=redemption_id).values_list("member_id", "member__merged_into_id").first()
+    if found is None:
         raise NotFound(f"No redemption {redemption_id}.")
-    key = f"cancel:{redemption.pk}"
-    print_ = fingerprint({"redemption": redemption.pk})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    holder_id = member_holder_id(redemption.member_id)
-    account = accounts_lock([holder_id])[holder_id]
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    redemption.refresh_from_db()
-    posting = Posting.open(kind=OperationKind.CANCEL_REDEEM, key=key, fingerprint_=print_, actor=actor)
-    restored = restore_to_lots(posting, redemption, redemption.points - redemption.points_restored, account)
+    member_id, merged_into_id = found
+    holder_id = member_id if merged_into_id is None else member_holder_id(member_id)
+    door = operation_begin(kind=OperationKind.CANCEL_REDEEM, key=f"cancel:{redemption_id}",
+                           request={"redemption": redemption_id}, lock=[holder_id], actor=actor)
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    account, posting = door.account(holder_id), door.posting
+    allocations = redemption_allocations(redemption_id)
+    redemption = allocations[0].redemption
+    restored = restore_to_lots(posting, redemption, allocations, redemption.points - redemption.points_restored,
+                               account)
     posting.move(
         account, restored, kind=EntryKind.CANCEL_REDEEM, source=EntrySource.PURCHASE,
         counter=SystemAccount.REDEEMED, order_id=redemption.order_id, reference=str(redemption.pk),
         description=_("Redemption on order %(order)s cancelled") % {"order": redemption.order_id},
     )
-    Redemption.objects.filter(pk=redemption.pk).update(
-        status=Redemption.Status.CANCELLED, cancel_operation=posting.operation,
-        points_restored=redemption.points_restored + restored,
-    )
+    posting.change(Redemption, redemption.pk, status=Redemption.Status.CANCELLED,
+                   cancel_operation=posting.pending_operation, points_restored=redemption.points_restored + restored)
     result = {"id": redemption.pk, "points_restored": restored, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)
 

@@ -6,11 +6,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
-from .. import clock
+from members.selectors import member_holder_id
+
 from ..errors import InvalidRequest, NotFound
-from ..ledger import Posting, accounts_lock, durable, fingerprint, lot_heirs, replay, spendable_lots
+from ..ledger import Posting, Replayed, durable, holding_lots, lot_heirs, operation_begin
 from ..models import (
     Account,
     EntryKind,
@@ -23,12 +25,11 @@ from ..models import (
     Refund,
     SystemAccount,
 )
-from ..policy import policy_get
+from ..policy import amount_parse
 from ..rules import floor_points
-from .common import member_holder_id
-from .earning import _amount
+from ..spendable import LotState, lot_state
 from .outcome import Outcome
-from .redemption import restore_to_lots
+from .redemption import redemption_allocations, restore_to_lots
 
 
 def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decimal) -> int:
@@ -42,17 +43,22 @@ def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decim
     return floor_points(total * after / whole) - floor_points(total * before / whole)
 
 
-def order_lots(purchase: Purchase, account: Account, today: date) -> list[Lot]:
-    """The open, unexpired lots that still hold the order's own points, on the holder's account.
+def order_lots(posting: Posting, purchase: Purchase, account: Account, today: date) -> list[Lot]:
+    """The lots that still hold the order's own points, on the holder's account.
 
     An expired lot is left out, whether or not the nightly task has written its expiry: those
     points are already lost to the member, and the refund must come out the same either way.
     """
-    if purchase.lot_id is None:
+    if purchase.lot is None:
         return []
-    lot = Lot.objects.get(pk=purchase.lot_id)
-    lots = [lot] if lot.account_id == account.pk else lot_heirs(lot, account)
-    return [lot for lot in lots if lot.remaining > 0 and (lot.expires_on is None or lot.expires_on > today)]
+    lot = posting.lot_now(purchase.lot)
+    if lot.account_id == account.pk:
+        lots = [lot]
+    else:
+        posting.flush()  # lots a restore just made on the holder's account (merged members' points)
+        lots = lot_heirs(lot, account)
+    return [lot for lot in lots if lot.remaining > 0 and lot_state(lot.available_on, lot.expires_on, today)
+            is not LotState.GONE]
 
 
 @durable
@@ -66,20 +72,22 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     """
     if not refund_id:
         raise InvalidRequest("refund_id is required.", errors={"refund_id": ["This field is required."]})
-    value = _amount(amount, "amount")
-    purchase = Purchase.objects.filter(order_id=order_id).first()
-    if purchase is None:
+    value = amount_parse(amount, "amount")
+    found = Purchase.objects.filter(order_id=order_id).values_list("member_id", "member__merged_into_id").first()
+    if found is None:
         raise NotFound(f"No purchase with order id {order_id}.")
-    key = f"refund:{refund_id}"
-    print_ = fingerprint({"order_id": order_id, "refund_id": refund_id, "amount": value})
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    today = clock.today()
-    holder_id = member_holder_id(purchase.member_id)  # a merge moved the order's points along
-    account = accounts_lock([holder_id])[holder_id]
-    if (done := replay(key, print_)) is not None:
-        return Outcome(done, created=False)
-    purchase.refresh_from_db()
+    member_id, merged_into_id = found
+    holder_id = member_id if merged_into_id is None else member_holder_id(member_id)  # merges move points along
+    door = operation_begin(kind=OperationKind.REFUND, key=f"refund:{refund_id}", actor=actor, lock=[holder_id],
+                           request={"order_id": order_id, "refund_id": refund_id, "amount": value})
+    if isinstance(door, Replayed):
+        return Outcome(door.result, created=False)
+    account, posting, today = door.account(holder_id), door.posting, door.today
+    # The purchase as it is under the lock, with its lot and the redemption on its order, if any.
+    purchase = Purchase.objects.select_related("lot").annotate(redemption_id=Subquery(
+        Redemption.objects.filter(member_id=OuterRef("member_id"), order_id=OuterRef("order_id"),
+                                  status=Redemption.Status.ACTIVE).values("pk")[:1],
+    )).get(order_id=order_id)
     before = purchase.refunded_amount
     after = before + value
     if after > purchase.amount:
@@ -88,22 +96,15 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
             f"Refund exceeds what remains of the order ({left.normalize():f}).",
             errors={"amount": [f"At most {left.normalize():f} remains to refund."]},
         )
-    posting = Posting.open(kind=OperationKind.REFUND, key=key, fingerprint_=print_, actor=actor)
 
     restored = 0
-    redemption = (
-        Redemption.objects.filter(member_id=purchase.member_id, order_id=order_id,
-                                  status=Redemption.Status.ACTIVE).first()
-    )
-    if redemption is not None:
+    if purchase.redemption_id is not None:
+        redemption = Redemption.objects.get(pk=purchase.redemption_id)
         share = proportional_share(redemption.points, before, after, purchase.amount)
-        restored = restore_to_lots(
-            posting, redemption, min(share, redemption.points - redemption.points_restored), account
-        )
+        restored = restore_to_lots(posting, redemption, redemption_allocations(redemption.pk),
+                                   min(share, redemption.points - redemption.points_restored), account)
         if restored:
-            Redemption.objects.filter(pk=redemption.pk).update(
-                points_restored=redemption.points_restored + restored
-            )
+            posting.change(Redemption, redemption.pk, points_restored=redemption.points_restored + restored)
             posting.move(
                 account, restored, kind=EntryKind.CANCEL_REDEEM, source=EntrySource.PURCHASE,
                 counter=SystemAccount.REDEEMED, order_id=order_id, reference=refund_id,
@@ -115,13 +116,12 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     taken = 0
     written_off = 0
     if to_reverse > 0:
-        posting.flush()  # lots the restore just made (merged members' points) must be there to take
-        taken = posting.lots_take(order_lots(purchase, account, today), to_reverse)
+        taken = posting.lots_take(order_lots(posting, purchase, account, today), to_reverse)
         if taken < to_reverse:
-            others = list(spendable_lots(account, today, include_pending=True))
+            others = posting.lots_read(holding_lots(account, today))
             taken += posting.lots_take(others, to_reverse - taken)
         shortfall = to_reverse - taken
-        if shortfall and policy_get().negative_balance_policy == NegativeBalancePolicy.DEBT:
+        if shortfall and door.programme.policy.negative_balance_policy == NegativeBalancePolicy.DEBT:
             posting.debt_add(account, shortfall)
         else:
             written_off = shortfall
@@ -131,14 +131,11 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
             description=_("Points for order %(order)s reversed by a refund") % {"order": order_id},
             internal_note=(f"{written_off} P written off: already spent" if written_off else ""),
         )
-    Purchase.objects.filter(pk=purchase.pk).update(
-        refunded_amount=after, points_reversed=purchase.points_reversed + to_reverse
-    )
-    refund = Refund.objects.create(
+    posting.change(Purchase, purchase.pk, refunded_amount=after, points_reversed=purchase.points_reversed + to_reverse)
+    posting.add(Refund(
         refund_id=refund_id, purchase=purchase, amount=value, points_reversed=to_reverse - written_off,
-        points_restored=restored, points_written_off=written_off, operation=posting.operation,
-    )
-    result = {"refund_id": refund.refund_id, "order_id": order_id,
-              "points_reversed": refund.points_reversed, "points_restored": restored,
-              "balance": posting.balance(account)}
+        points_restored=restored, points_written_off=written_off,
+    ))
+    result = {"refund_id": refund_id, "order_id": order_id, "points_reversed": to_reverse - written_off,
+              "points_restored": restored, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=True)

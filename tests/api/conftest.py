@@ -1,7 +1,7 @@
 """Fixtures for the REST API tests (../../../shared/API.md is the contract they hold the app to).
 
 Everything here goes through the app's own entry points: members through
-``members.services.member_upsert``, points through ``loyalty.services``, keys through
+``loyalty.services.member_register``, points through ``loyalty.services``, keys through
 ``loyalty.api.keys``. The HTTP side is ``django.test.Client`` with JSON bodies.
 """
 
@@ -20,10 +20,9 @@ from django.test import Client
 
 from loyalty.api.keys import IssuedKey, api_key_create
 from loyalty.models import ApiKey
-from loyalty.selectors import tiers_cache_clear
-from loyalty.services import points_adjust, points_redeem, purchase_record
+from loyalty.services import member_register, points_adjust, points_redeem, purchase_record
 from members.models import Member, Store, Tier
-from members.services import member_upsert
+from members.selectors import tiers_cache_clear
 from tests.conftest import entry_tier
 
 ALL_SCOPES = ["members:read", "members:write", "points:write"]
@@ -158,7 +157,7 @@ def make_store(code: str | None = None, **fields: Any) -> Store:
 def make_member(**fields: Any) -> Member:
     fields.setdefault("external_id", unique("C"))
     fields.setdefault("name", "김단골")
-    return member_upsert(**fields).member
+    return member_register(**fields).member
 
 
 def give_points(member: Member, points: int, *, validity_days: int | None = 365) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from loyalty.ledger import _system_ids
+from loyalty.ledger import system_account_ids_forget
 from loyalty.models import Account, Activity, LedgerEntry, Operation, Purchase, Redemption, Refund
 from members.models import Member
 
@@ -121,7 +121,7 @@ def at_once(count: int, work: Callable[[], Any], timeout: float = 30) -> list[Re
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_at_the_same_instant_from_two_threads_counts_once(op: Op) -> None:
-    _system_ids.clear()
+    system_account_ids_forget()
     state = setup_state()
     before_balance = Account.objects.get(member_id=state["member_pk"]).balance
     before_cancels = cancel_entries(state["member_pk"])
@@ -155,7 +155,7 @@ def test_at_the_same_instant_from_two_threads_counts_once(op: Op) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_different_redemptions_at_once_cannot_overspend() -> None:
-    _system_ids.clear()
+    system_account_ids_forget()
     state = setup_state()  # 5000 given, 1000 spent: 4000 available
     orders = iter(["PAY-A", "PAY-B"])
     lock = threading.Lock()

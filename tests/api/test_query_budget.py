@@ -102,13 +102,45 @@ def test_purchase_query_count_does_not_grow_with_history(api: Api) -> None:
 def test_the_balance_reads_the_same_without_prepared_statements(settings) -> None:
     from loyalty import clock
     from loyalty.selectors import balance_card
-    from loyalty.services import points_adjust
-    from members.services import member_upsert
+    from loyalty.services import member_register, points_adjust
 
-    member = member_upsert(external_id="PREP-1", name="준비").member
+    member = member_register(external_id="PREP-1", name="준비").member
     points_adjust(member=member, points=1500, reason="test", key="prep-1")
     prepared = balance_card(clock.today(), 30, external_id="PREP-1")
     settings.DANGOL_PREPARED_STATEMENTS = False
     plain = balance_card(clock.today(), 30, external_id="PREP-1")
     assert prepared == plain
     assert prepared is not None and prepared.balance.available == 1500
+
+
+# Each write endpoint, warm (key checked, caches filled), with the test transaction's savepoint
+# pair standing for BEGIN and COMMIT: the member or purchase lookup the view makes, then the
+# service's ledger work (at most 6 with BEGIN and COMMIT; see tests/loyalty/test_query_budget.py).
+# member_put: 5 for the write, plus the audit trail's one INSERT of what changed (who: the API key)
+WRITE_BUDGETS = {"activity": 5, "redemption": 6, "cancel": 7, "refund": 7, "member_put": 6}
+
+
+@pytest.mark.parametrize("endpoint", sorted(WRITE_BUDGETS))
+def test_every_write_endpoint_stays_within_its_query_budget(api: Api, tiers: list, endpoint: str,
+                                                            django_assert_max_num_queries) -> None:
+    member = make_member()
+    give_points(member, 5000)
+    ext = member.external_id
+    _warm(api, f"/api/v1/members/{ext}")
+    assert api.post("/api/v1/purchases", {"external_id": ext, "order_id": "W-0", "amount": "10000"}).status_code == 201
+    paid = api.post("/api/v1/redemptions", {"external_id": ext, "points": 1000, "order_id": "W-R0",
+                                            "order_amount": "100000"})
+    assert paid.status_code == 201
+    acted = api.post("/api/v1/activities", {"external_id": ext, "type": "review", "reference": "W-A0"})
+    assert acted.status_code == 201
+    calls = {
+        "activity": lambda: api.post("/api/v1/activities", {"external_id": ext, "type": "review",
+                                                            "reference": "W-A1"}),
+        "redemption": lambda: api.post("/api/v1/redemptions", {"external_id": ext, "points": 1000, "order_id": "W-R1",
+                                                               "order_amount": "100000"}),
+        "cancel": lambda: api.post(f"/api/v1/redemptions/{paid.json()['id']}/cancel", {}),
+        "refund": lambda: api.post("/api/v1/purchases/W-0/refunds", {"refund_id": "W-F1", "amount": "5000"}),
+        "member_put": lambda: api.put(f"/api/v1/members/{ext}", {"name": "새 이름"}),
+    }
+    with django_assert_max_num_queries(WRITE_BUDGETS[endpoint]):
+        assert calls[endpoint]().status_code in (200, 201)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from loyalty.models import Account, Adjustment, ProgramPolicy
-from members.services import member_upsert
+from loyalty.services import member_register
 
 from .conftest import STAFF_PASSWORD, BrowserPage
 
@@ -37,7 +37,7 @@ def test_an_operator_requests_and_another_person_approves_before_the_points_move
     ProgramPolicy.objects.filter(pk=1).update(adjustment_approval_threshold=10000)
     staff_with("operator", "view_member", "view_adjustment", "add_adjustment")
     staff_with("approver", "view_member", "view_adjustment", "approve_adjustment")
-    member = member_upsert(external_id="browser-adjust-1", name="윤단골", phone="010-2222-3333").member
+    member = member_register(external_id="browser-adjust-1", name="윤단골", phone="010-2222-3333").member
 
     # The operator asks for 20,000 P (above the threshold) from the member's link.
     web.login("operator")

@@ -16,10 +16,9 @@ from playwright.sync_api import expect
 
 from loyalty.api.keys import api_key_create
 from loyalty.models import Account
-from loyalty.services import points_adjust
+from loyalty.services import member_register, points_adjust
 from members.models import Member
 from members.roles import OPERATOR, VIEWER, roles_sync
-from members.services import member_upsert
 
 from .conftest import STAFF_PASSWORD
 
@@ -37,8 +36,8 @@ def staff_in(role: str) -> User:
 
 def test_an_operator_finds_a_member_by_phone_and_sees_their_page(web) -> None:  # type: ignore[no-untyped-def]
     operator = staff_in(OPERATOR)
-    wanted = member_upsert(external_id="WEB-OP-1", name="박전화", phone="010-2345-6789").member
-    member_upsert(external_id="WEB-OP-2", name="최다른", phone="010-8888-0000")
+    wanted = member_register(external_id="WEB-OP-1", name="박전화", phone="010-2345-6789").member
+    member_register(external_id="WEB-OP-2", name="최다른", phone="010-8888-0000")
     points_adjust(member=wanted, points=1500, reason="welcome", key="web-op-credit")
     web.login(operator.username)
     web.goto("/admin/members/member/")
@@ -63,7 +62,7 @@ def test_an_operator_finds_a_member_by_phone_and_sees_their_page(web) -> None:  
 
 def test_a_viewer_sees_masked_phones_and_nothing_to_change(web) -> None:  # type: ignore[no-untyped-def]
     viewer = staff_in(VIEWER)
-    member = member_upsert(external_id="WEB-V-1", name="김마스크", phone="010-4321-8765",
+    member = member_register(external_id="WEB-V-1", name="김마스크", phone="010-4321-8765",
                            email="mask@example.com").member
     web.login(viewer.username)
     web.goto("/admin/members/member/")
@@ -126,7 +125,7 @@ def test_a_member_added_in_the_admin_earns_through_the_api_at_once(web) -> None:
 def test_the_member_page_reads_in_korean(browser, live_server) -> None:  # type: ignore[no-untyped-def]
     """Korean staff get the page in Korean (the CJK font draws it in the screenshot)."""
     operator = staff_in(OPERATOR)
-    member = member_upsert(external_id="WEB-KO-1", name="한국어", phone="010-5555-1212").member
+    member = member_register(external_id="WEB-KO-1", name="한국어", phone="010-5555-1212").member
     points_adjust(member=member, points=2500, reason="환영 포인트", key="web-ko-credit")
     context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900})
     try:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from loyalty import ledger
-from loyalty.models import LotMovement, Purchase, Redemption, RedemptionLot, Refund
+from loyalty.models import Purchase, Redemption, RedemptionLot, Refund
 from loyalty.services import member_points_merge, purchase_refund
 from members.models import Member, MemberStatus
 from tests.conftest import (
@@ -91,12 +91,13 @@ def test_a_redemption_failing_midway_through_its_lots_leaves_nothing_behind(mult
     before = state()
     lots_before = remaining_by_lot(member)
     if where == "after-lots-taken":
-        inject.setattr(LotMovement.objects, "bulk_create", fail_before(LotMovement.objects.bulk_create))
-    elif where == "after-movements":
-        inject.setattr(RedemptionLot.objects, "bulk_create", fail_before(RedemptionLot.objects.bulk_create))
+        inject.setattr(ledger.Posting, "lots_take", fail_after(ledger.Posting.lots_take))
+    elif where == "after-movements":  # taken and moved in memory, as the batch is about to be written
+        inject.setattr(ledger.RowBatch, "run", fail_before(ledger.RowBatch.run))
     elif where == "after-entries-written":
-        # the second batch writes the entries and the account (the first wrote the operation)
-        inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run, calls=2))
+        # one batch writes the operation, the lots' remainders, the movements, the entries, the
+        # redemption and its lots, the account (and, on SQLite, a second one the result)
+        inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run, calls=1))
     else:
         inject.setattr(ledger.Posting, "close", fail_after(ledger.Posting.close))
     with pytest.raises(Injected):
@@ -114,7 +115,7 @@ def test_a_refund_failing_after_it_moved_points_leaves_nothing_behind(frozen_clo
     buy(member, "100000", order_id="FAIL-2")
     spend(member, 2000, order_id="FAIL-2", order_amount="100000")
     before = state()
-    inject.setattr(Refund.objects, "create", fail_before(Refund.objects.create))
+    inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run))  # every row of the refund written
     with pytest.raises(Injected):
         purchase_refund(order_id="FAIL-2", refund_id="FAIL-2-r", amount="50000")
     inject.undo()
@@ -144,8 +145,8 @@ def test_a_merge_failing_after_moving_some_lots_leaves_both_members_as_they_were
         give(source, 400, validity_days=days)
     give(target, 100)
     before = state()
-    # the second batch writes the target's new lots, the entries and both accounts
-    inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run, calls=2))
+    # one batch writes the source's lots, the target's new lots, the entries and both accounts
+    inject.setattr(ledger.RowBatch, "run", fail_after(ledger.RowBatch.run))
     with pytest.raises(Injected):
         member_points_merge(source=source, target=target)
     inject.undo()

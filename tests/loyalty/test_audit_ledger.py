@@ -59,6 +59,7 @@ def test_the_audit_passes_on_an_empty_ledger():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("ledger_written_by_hand")  # corrupts the ledger on purpose
 def test_the_audit_finds_an_entry_rewritten_behind_the_triggers_back(frozen_clock):
     members = busy_ledger(frozen_clock)
     victim = members[1]
@@ -76,6 +77,7 @@ def test_the_audit_finds_an_entry_rewritten_behind_the_triggers_back(frozen_cloc
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("ledger_written_by_hand")  # corrupts the ledger on purpose
 def test_the_audit_finds_a_lot_changed_without_a_movement(frozen_clock):
     members = busy_ledger(frozen_clock)
     lot = Lot.objects.filter(account=account_of(members[0]), remaining__gt=0).first()
@@ -85,6 +87,7 @@ def test_the_audit_finds_a_lot_changed_without_a_movement(frozen_clock):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("ledger_written_by_hand")  # corrupts the ledger on purpose
 def test_the_audit_finds_a_cached_balance_that_drifted(frozen_clock):
     members = busy_ledger(frozen_clock)
     Account.objects.filter(pk=account_of(members[2]).pk).update(balance=0)

@@ -11,7 +11,9 @@ from django.db import DatabaseError, connection, transaction
 from loyalty.models import LedgerEntry
 from tests.conftest import account_of, give, new_member
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+# These tests write entries by hand on purpose, to see the database refuse it: the run-time
+# guard of tests/conftest.py, which would refuse first, stands aside.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.usefixtures("ledger_written_by_hand")]
 
 trigger_migration = import_module("loyalty.migrations.0002_ledger_entry_immutable")
 

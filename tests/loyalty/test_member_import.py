@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import translation
 
 from loyalty.models import Account, LedgerEntry, Lot, Operation, SystemAccount
-from loyalty.services import points_import_opening
+from loyalty.services import member_register, points_import_opening
 from loyalty.services.imports import (
     member_import_confirm,
     member_import_preview,
@@ -23,7 +23,6 @@ from loyalty.services.imports import (
 from members.imports.jobs import ImportState, MemberImport, MemberImportRejection
 from members.models import Channel, Member, MemberStatus, Store, Tier
 from members.phone import normalize_phone
-from members.services import member_upsert
 from tests.conftest import LedgerSnapshot, account_of, new_member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sound_ledger")]
@@ -161,7 +160,7 @@ def test_a_different_opening_amount_for_an_imported_member_is_rejected_and_nothi
 
 def test_an_online_member_with_the_phone_is_linked_and_updated_not_duplicated(stores, base_tier, frozen_clock,
                                                                                tmp_path):
-    online = member_upsert(external_id="shop-77", name="김온라", phone="01055556666", email="on@example.com",
+    online = member_register(external_id="shop-77", name="김온라", phone="01055556666", email="on@example.com",
                            channel="online").member
     job = import_file(write_csv(tmp_path, [HEADER, ["OFF-9", "", "+82 10-5555-6666", "", "1990.1.2", "GN01", "700"]]))
     assert (job.created_count, job.updated_count) == (0, 1)

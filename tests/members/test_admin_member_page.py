@@ -10,10 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from loyalty.models import Account, LedgerEntry
-from loyalty.services import points_adjust
+from loyalty.services import member_register, points_adjust
 from members.models import Member, MemberStatus, PersonalDataAccess, Tier, TierChange
 from members.roles import OPERATOR, VIEWER
-from members.services import member_upsert
 from tests.conftest import account_of, buy, give, new_member, reload, spend, unique
 
 from .admin_helpers import MEMBERS_URL, client_for, page_url, staff
@@ -115,7 +114,7 @@ def test_the_list_never_counts_the_whole_table(operator):
 
 def test_the_page_shows_balance_lots_ledger_purchases_redemptions_tiers_and_referrals(operator, frozen_clock):
     member = new_member(external_id="PG-1", phone="010-2222-3333")
-    referred = member_upsert(external_id="PG-2", name="추천받음", referrer_code=member.referral_code).member
+    referred = member_register(external_id="PG-2", name="추천받음", referrer_code=member.referral_code).member
     give(member, 5000, validity_days=10)
     buy(member, "30000", order_id="ORDER-PG-1")
     spend(reload(member), 1000, order_id="PAY-PG-1")

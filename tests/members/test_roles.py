@@ -13,9 +13,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from loyalty.models import Account
+from loyalty.services import member_register
 from members.models import Member, MemberStatus, PersonalDataAccess, Tier, TierChange
 from members.roles import ADMINISTRATOR, APPROVER, OPERATOR, ROLES, VIEWER, roles_sync
-from members.services import member_upsert
 
 from .admin_helpers import MEMBERS_URL, client_for, page_url, staff
 
@@ -60,7 +60,7 @@ def test_a_user_holding_two_roles_has_both_parts():
 
 @pytest.fixture
 def member():
-    return member_upsert(external_id="R-1", name="김역할", phone="010-3333-4444", email="role@example.com").member
+    return member_register(external_id="R-1", name="김역할", phone="010-3333-4444", email="role@example.com").member
 
 
 def new_member_form(external_id: str) -> dict[str, str]:
@@ -173,7 +173,7 @@ def test_nobody_deletes_a_member_or_edits_tier_history(member):
 
 def test_the_stock_change_form_cannot_set_status_tier_merge_or_referrer(member):
     """Fields posted to the page beyond identity are ignored: they change through services only."""
-    other = member_upsert(external_id="R-2", name="박다른").member
+    other = member_register(external_id="R-2", name="박다른").member
     gold = Tier.objects.create(code="gold-r", name="Gold", rank=5)
     client = client_for(staff(None, superuser=True))
     form = {"name": "김역할", "phone": "010-3333-4444", "email": "role@example.com", "birthday": "",

@@ -9,6 +9,7 @@ every ledger invariant must hold.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -330,7 +331,8 @@ def test_random_sequences_of_point_movements_keep_the_ledger_sound(frozen_clock)
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=30,
+            # LEDGER_MACHINE_EXAMPLES=150 for a long run
+            max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "30")),
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from .sql import fetch_prepared
+from .prepared import fetch_prepared
 
 
 @dataclass
@@ -51,14 +51,15 @@ class RowBatch:
         if not self.steps:
             return
         if connection.vendor == "postgresql":
-            self._run_as_one_statement()
+            self.run_as_one_statement()
         else:
-            self._run_one_by_one()
+            self.run_one_by_one()
         self.steps = []
 
     # --- one statement (PostgreSQL) -------------------------------------------------
 
-    def _run_as_one_statement(self) -> None:
+    def run_as_one_statement(self) -> None:
+        """PostgreSQL: one statement of data-modifying CTEs, every new id read back."""
         # Only identifiers from the models' metadata are put into the text; values are parameters.
         quote = connection.ops.quote_name
         ctes: list[str] = []
@@ -71,12 +72,13 @@ class RowBatch:
             table, pk = quote(meta.db_table), quote(str(meta.pk.column))
             if isinstance(step, _Update):
                 fields: list[Any] = [meta.get_field(key) for key in step.values]
-                sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+                sets = ", ".join(f"{quote(str(f.column))} = {self._value(f, value, names, params)}"
+                                 for f, value in zip(fields, step.values.values(), strict=True))
                 ctes.append(f"{name} AS (UPDATE {table} SET {sets} WHERE {pk} = %s)")  # noqa: S608
-                params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, step.values.values(), strict=True)]
                 params.append(step.pk)
                 continue
-            columns = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+            given_ids = all(obj.pk is not None for obj in step.objs)  # ids taken from the sequence before
+            columns = [f for f in meta.local_concrete_fields if f is not meta.auto_field or given_ids]
             rows = []
             for obj in step.objs:
                 rows.append("(" + ", ".join(self._cell(f, obj, names, params) for f in columns) + ")")
@@ -104,6 +106,19 @@ class RowBatch:
                         setattr(obj, f.attname, related.pk)
 
     @staticmethod
+    def _value(f: Any, value: Any, names: dict[int, str], params: list[Any]) -> str:
+        """A value an update sets: a parameter, or for a foreign key given a row inserted earlier
+        in the statement, that row's id."""
+        if isinstance(value, models.Model):
+            if value.pk is None:
+                if id(value) not in names:
+                    raise ValueError(f"{f.name} refers to a row not written before it")
+                return f"(SELECT {connection.ops.quote_name(str(value._meta.pk.column))} FROM {names[id(value)]})"  # noqa: S608
+            value = value.pk
+        params.append(f.get_db_prep_save(value, connection))
+        return "%s"
+
+    @staticmethod
     def _cell(f: models.Field[Any, Any], obj: models.Model, names: dict[int, str], params: list[Any]) -> str:
         """One value of a row: a parameter, or the id of a row inserted earlier in the statement."""
         related = _related(f, obj)
@@ -121,7 +136,9 @@ class RowBatch:
 
     # --- one by one (other databases) ------------------------------------------------
 
-    def _run_one_by_one(self) -> None:
+    def run_one_by_one(self) -> None:
+        """The plain ORM, a statement per row: SQLite's way, and the reference the one-statement
+        way is tested against (both must write the same rows)."""
         for step in self.steps:
             if isinstance(step, _Update):
                 step.model._default_manager.filter(pk=step.pk).update(**step.values)

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 
-def _prepared_cursor_class() -> type:
+class PreparingCursor(ServerBindingCursor):  # type: ignore[misc]
     """psycopg's server-side binding cursor, told to prepare every statement it runs."""
-    global _PREPARING_CURSOR
-    if _PREPARING_CURSOR is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                return super().execute(query, params, prepare=True)  # type: ignore[misc]
-
-        _PREPARING_CURSOR = PreparingCursor
-    return _PREPARING_CURSOR
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        return super().execute(query, params, prepare=True)  # type: ignore[misc]
 
 
-_PREPARING_CURSOR: type | None = None
+# One driver cursor per connection, kept: making and closing one per statement costs about as
+# much as the statement's Python side. It goes with its connection.
+_driver_cursors: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
 
 
 def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -47,13 +44,10 @@ def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
             return list(cursor.fetchall())
     db.close_if_health_check_failed()
     db.ensure_connection()
-    raw = db.connection
-    # One driver cursor per connection, kept: making and closing one per statement costs
-    # about as much as the statement's Python side. It dies with its connection.
-    inner = getattr(raw, "_dangol_cursor", None)
+    inner: Any = _driver_cursors.get(db.connection)
     if inner is None or inner.closed:
         with db.wrap_database_errors:
-            inner = raw._dangol_cursor = _prepared_cursor_class()(raw)  # type: ignore[union-attr]
+            inner = _driver_cursors[db.connection] = PreparingCursor(db.connection)  # type: ignore[call-arg]
     logged = db.queries_logged
     cursor = db.make_debug_cursor(inner) if logged else db.make_cursor(inner)
     cursor.execute(sql, params)  # Django's wrapper: execute wrappers, logging, error translation

@@ -30,6 +30,7 @@ from loyalty.models import Purchase
 from loyalty.selectors import balance_summary
 from loyalty.services import (
     activity_record,
+    member_register,
     points_adjust,
     points_expire_due,
     points_import_opening,
@@ -39,7 +40,6 @@ from loyalty.services import (
     redemption_cancel,
 )
 from members.models import Channel, Member, Store, Tier, TierBasis
-from members.services import member_upsert
 
 ACTOR = "load_demo"
 HISTORY_DAYS = 425  # about 14 months: old enough that some points have already expired
@@ -209,7 +209,7 @@ class Command(BaseCommand):
                 continue
             referrer = self.rng.choice(referral_codes) if referral_codes and self.rng.random() < 0.08 else None
             outcome = self.tally.attempt(
-                "members", member_upsert, external_id=external_id, referrer_code=referrer, **person
+                "members", member_register, external_id=external_id, referrer_code=referrer, **person
             )
             if outcome is None:
                 continue
@@ -285,7 +285,7 @@ class Command(BaseCommand):
         events.sort(key=lambda event: event.at)
         if events:
             joined = min(joined, events[0].at - timedelta(hours=rng.randrange(1, 72)))
-        # The join date is identity, not points; member_upsert stamps "now", the demo wants the past.
+        # The join date is identity, not points; member_register stamps "now", the demo wants the past.
         Member.objects.filter(pk=member.pk).update(joined_at=joined)
 
         home = stores.get(member.home_store.code if member.home_store else "ONLINE")
