@@ -290,13 +290,14 @@ class MemberTransactionsApi(KeyView):
         responses={200: EntrySerializer(many=True), **ERRORS}, summary="Points history, newest first",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        member = self.member_get(external_id, Member.objects.select_related("account"))
+        member = self.member_get(external_id, Member.objects.only("pk", "external_id"))
         page_size = request.query_params.get("page_size")
         if page_size is not None and (not page_size.isdigit() or not 1 <= int(page_size) <= 200):
             raise exceptions.ValidationError({"page_size": ["Between 1 and 200."]})
         filtered = EntryFilter(
             request.query_params,
-            queryset=LedgerEntry.objects.filter(account=member.account).select_related("lot"),
+            # by the member: one written as identity alone has no account yet, and no history
+            queryset=LedgerEntry.objects.filter(account__member_id=member.pk).select_related("lot"),
         )
         if not filtered.is_valid():
             raise exceptions.ValidationError(filtered.errors)
