@@ -39,3 +39,18 @@ def test_a_member_written_as_identity_only_gets_its_account_at_its_first_points(
     assert outcome.data["balance"] == {"available": 500, "pending": 0}
     assert Account.objects.get(member=member).balance == 500
     assert Member.objects.get(pk=member.pk).external_id == "reg-3"
+
+
+def test_a_member_without_an_account_yet_reads_as_empty_over_the_api(api_client_for_reads):
+    member_upsert(external_id="reg-4", name="김신원")
+    balance = api_client_for_reads.get("/api/v1/members/reg-4/balance")
+    history = api_client_for_reads.get("/api/v1/members/reg-4/transactions")
+    assert (balance.status_code, balance.json()["available"], balance.json()["pending"]) == (200, 0, 0)
+    assert (history.status_code, history.json()["results"]) == (200, [])
+
+
+@pytest.fixture
+def api_client_for_reads():
+    from tests.api.conftest import Api, api_key_create
+
+    return Api(f"Api-Key {api_key_create(name='reads', scopes=['members:read']).plaintext}")
