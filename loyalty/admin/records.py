@@ -23,6 +23,19 @@ def operation_ids_for(term: str) -> list[int]:
     return list(Operation.objects.filter(key__in=operation_keys_for(term)).values_list("pk", flat=True))
 
 
+def operation_or_account_filter(term: str) -> Q:
+    """Rows of the operation a typed reference names, or of the account of the member it names
+    (each an indexed lookup done first, so the list's query is an OR over indexed columns)."""
+    found = Q()
+    operation_ids = operation_ids_for(term)
+    if operation_ids:
+        found |= Q(operation_id__in=operation_ids)
+    account_id = account_id_for(term)
+    if account_id:
+        found |= Q(account_id=account_id)
+    return found
+
+
 @admin.display(description=_("points account"))
 def account_column(row: Model) -> str:
     """The account an entry or lot belongs to (the model's field has no translated label)."""
@@ -53,14 +66,7 @@ class LedgerEntryAdmin(FilteredExportMixin, ReadOnlyAdmin):
     raw_id_fields = ("operation", "account", "lot")
 
     def search_filter(self, term: str) -> Q:
-        found = pk_filter(term) | Q(order_id=term)
-        operation_ids = operation_ids_for(term)
-        if operation_ids:
-            found |= Q(operation_id__in=operation_ids)
-        account_id = account_id_for(term)
-        if account_id:
-            found |= Q(account_id=account_id)
-        return found
+        return pk_filter(term) | Q(order_id=term) | operation_or_account_filter(term)
 
 
 @admin.register(Lot)
@@ -73,14 +79,7 @@ class LotAdmin(ReadOnlyAdmin):
     raw_id_fields = ("account", "operation", "moved_from")
 
     def search_filter(self, term: str) -> Q:
-        found = pk_filter(term)
-        operation_ids = operation_ids_for(term)
-        if operation_ids:
-            found |= Q(operation_id__in=operation_ids)
-        account_id = account_id_for(term)
-        if account_id:
-            found |= Q(account_id=account_id)
-        return found
+        return pk_filter(term) | operation_or_account_filter(term)
 
 
 @admin.register(Operation)
