@@ -1,8 +1,8 @@
 """Points of many members at once, for lists: one grouped query per page, never one per row.
 
-The available and pending figures follow :func:`loyalty.selectors.summarize_lots` (by date,
-so they are right when the scheduled tasks are late): available = open lots available
-today and not yet expired, less debt; pending = open lots not yet available.
+The available and pending figures follow the one rule of :mod:`loyalty.spendable` (by date,
+so they are right when the scheduled tasks are late): available = spendable lots less debt;
+pending = lots not yet available.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Exists, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from members.models import Member
 
 from .models import Account, Lot
+from .spendable import lots_pending, lots_spendable
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,12 @@ def points_by_member(member_ids: Iterable[int], today: date) -> dict[int, Points
     ids = list(member_ids)
     if not ids:
         return {}
-    unexpired = Q(lots__remaining__gt=0) & (Q(lots__expires_on__isnull=True) | Q(lots__expires_on__gt=today))
     rows = (
         Account.objects.filter(member_id__in=ids)
         .values("member_id", "debt")
         .annotate(
-            spendable=Coalesce(Sum("lots__remaining", filter=unexpired & Q(lots__available_on__lte=today)), Value(0)),
-            pending=Coalesce(Sum("lots__remaining", filter=unexpired & Q(lots__available_on__gt=today)), Value(0)),
+            spendable=Coalesce(Sum("lots__remaining", filter=lots_spendable(today, via="lots__")), Value(0)),
+            pending=Coalesce(Sum("lots__remaining", filter=lots_pending(today, via="lots__")), Value(0)),
         )
     )
     return {
@@ -49,7 +49,6 @@ def points_by_member(member_ids: Iterable[int], today: date) -> dict[int, Points
 def members_with_points_expiring(queryset: QuerySet[Member], today: date, days: int = 30) -> QuerySet[Member]:
     """Members holding available points that expire within ``days`` (the expiry notice window)."""
     expiring = Lot.objects.filter(
-        account__member_id=OuterRef("pk"), remaining__gt=0, available_on__lte=today,
-        expires_on__gt=today, expires_on__lte=today + timedelta(days=days),
+        lots_spendable(today), account__member_id=OuterRef("pk"), expires_on__lte=today + timedelta(days=days),
     )
     return queryset.filter(Exists(expiring))

@@ -24,17 +24,23 @@ from django.db.models.expressions import RawSQL
 from .models import Lot
 
 
-def lot_holds(today: date) -> Q:
-    """Lots that still hold points on ``today``: something remains and they have not expired."""
-    return Q(remaining__gt=0) & (Q(expires_on__isnull=True) | Q(expires_on__gt=today))
+def lot_holds(today: date, via: str = "") -> Q:
+    """Lots that still hold points on ``today``: something remains and they have not expired.
+
+    ``via`` is the path from another model to its lots (``"lots__"`` from an account), so a
+    query that sums lots per account or per member states the same rule, not a copy of it.
+    """
+    return Q(**{f"{via}remaining__gt": 0}) & (
+        Q(**{f"{via}expires_on__isnull": True}) | Q(**{f"{via}expires_on__gt": today})
+    )
 
 
-def lots_spendable(today: date) -> Q:
-    return lot_holds(today) & Q(available_on__lte=today)
+def lots_spendable(today: date, via: str = "") -> Q:
+    return lot_holds(today, via) & Q(**{f"{via}available_on__lte": today})
 
 
-def lots_pending(today: date) -> Q:
-    return lot_holds(today) & Q(available_on__gt=today)
+def lots_pending(today: date, via: str = "") -> Q:
+    return lot_holds(today, via) & Q(**{f"{via}available_on__gt": today})
 
 
 class LotState(Enum):
