@@ -216,8 +216,8 @@ def _lock_rows(today: date, member_ids: list[int], windows: tuple[Window, ...],
     if len(rows) < len(member_ids):  # a member known only to `members` (identity written alone): open its account
         found = {row[_ACCOUNT_COLUMNS.index("member_id")] for row in rows}
         missing = [pk for pk in member_ids if pk not in found]
-        opened = Member.objects.filter(pk__in=missing).values_list("pk", flat=True)
-        Account.objects.bulk_create([Account(member_id=pk) for pk in opened], ignore_conflicts=True)
+        opened = list(Member.objects.filter(pk__in=missing).values_list("pk", flat=True))
+        accounts_open(opened)
         rows = fetch_prepared(sql, [*params, key, *member_ids]) if opened else rows
     if len(rows) < len(member_ids):
         raise Account.DoesNotExist(f"no points account for some of the members {member_ids}")
@@ -228,6 +228,12 @@ def _lock_rows(today: date, member_ids: list[int], windows: tuple[Window, ...],
 
 # The operation key's unique constraint as PostgreSQL names it, and as SQLite's message does.
 OPERATION_KEY_CONSTRAINTS = {f"{Operation._meta.db_table}_key_key", f"{Operation._meta.db_table}.key"}
+
+
+def accounts_open(member_ids: Iterable[int]) -> None:
+    """A points account for each of these members that has none, in one statement: at sign-up,
+    for an import's chunk, or at the first movement of a member whose identity was written alone."""
+    Account.objects.bulk_create([Account(member_id=pk) for pk in member_ids], ignore_conflicts=True)
 
 
 def is_key_race(error: IntegrityError) -> bool:

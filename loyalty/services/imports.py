@@ -17,12 +17,11 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,11 +36,12 @@ from ..ledger import (
     OPENING_ALREADY,
     OPENING_BOOKED,
     OpeningRow,
+    accounts_open,
     opening_balances_post,
     opening_fingerprint,
     opening_key,
 )
-from ..models import Account, EarningRule, Operation, RuleKind
+from ..models import EarningRule, Operation, RuleKind
 from ..policy import DEFAULT_VALIDITY_DAYS
 
 logger = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ def _chunk_write(planned: list[PlannedRow], already: set[int], *, tier_id: int, 
     with transaction.atomic(durable=True):
         lost = members_write(planned, now=now, tier_id=tier_id)
         written = [p for p in planned if p.member_id is not None]
-        accounts_open([p.member_id for p in written], now=now)  # type: ignore[misc]
+        accounts_open([p.member_id for p in written if p.member_id is not None])
         openings = [p for p in written if p.row.opening_points and p.row.line not in already]
         results = opening_balances_post(
             [OpeningRow(p.member_id, p.external_id, p.row.opening_points) for p in openings],  # type: ignore[arg-type]
@@ -317,25 +317,8 @@ def _chunk_write(planned: list[PlannedRow], already: set[int], *, tier_id: int, 
     return rejected
 
 
-def accounts_open(member_ids: list[int], *, now: datetime) -> None:
-    """A points account for each of these members that has none (set-based ``account_open``)."""
-    if not member_ids:
-        return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO loyalty_account (member_id, balance, debt, version, created_at) "
-                "SELECT unnest(%s::bigint[]), 0, 0, 0, %s ON CONFLICT DO NOTHING",
-                [member_ids, now],
-            )
-        return
-    have = set(Account.objects.filter(member_id__in=member_ids).values_list("member_id", flat=True))
-    Account.objects.bulk_create([Account(member_id=member_id) for member_id in member_ids if member_id not in have])
-
-
 __all__ = [
     "ImportTally",
-    "accounts_open",
     "member_import_confirm",
     "member_import_preview",
     "member_import_run",

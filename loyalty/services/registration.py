@@ -7,7 +7,7 @@ from typing import Any
 
 from members.services import UNSET, MemberUpsert, member_upsert
 
-from ..models import Account
+from ..ledger import accounts_open
 
 
 def member_register(
@@ -34,4 +34,4 @@ def member_register(
 
 def account_open(saved: MemberUpsert) -> None:
     if saved.created:
-        Account.objects.create(member=saved.member)
+        accounts_open([saved.member.pk])
