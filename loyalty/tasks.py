@@ -27,3 +27,18 @@ def member_import_run_task(job_id: int) -> int:
     from .services.imports import member_import_run
 
     return member_import_run(job_id).processed_rows
+
+
+# --- batch chunks (helper "batch"): one chunk of members per task, independent of the others ---
+
+
+@shared_task(name="loyalty.points_grant_chunk_task", acks_late=True)
+def points_grant_chunk_task(member_ids: list[int], points: int, key_prefix: str, description: str,
+                            validity_days: int | None = None) -> dict[str, int]:
+    """One chunk of a grant to a segment (replayable: each member's key is granted once)."""
+    from dataclasses import asdict
+
+    from .services.grants import points_grant_chunk
+
+    return asdict(points_grant_chunk(member_ids=member_ids, points=points, key_prefix=key_prefix,
+                                     description=description, validity_days=validity_days))
