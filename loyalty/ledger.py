@@ -921,3 +921,144 @@ def _opening_result(credit: CreditResult) -> OpeningResult:
     return OpeningResult(credit.member_id, OPENING_REJECTED, credit.points, reason=gettext(
         "The member is %(status)s: no points can be booked."
     ) % {"status": MemberStatus(credit.member_status).label})
+
+
+# Expiry, a range of accounts at once -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    account_id: int
+    member_id: int
+    points: int
+    operation_id: int
+
+
+def expiry_key(account_id: int, version: int, today: date) -> str:
+    """The key of one account's expiry run: the version read with the lock makes a replay on an
+    unchanged account a no-op, while points put back into an expired lot later expire next run."""
+    return f"expire:{account_id}:v{version}:{today.isoformat()}"
+
+
+def expiry_request(account_id: int, today: date) -> dict[str, Any]:
+    return {"account": account_id, "today": today}
+
+
+def expiries_post(
+    *, account_id_from: int, account_id_to: int, today: date, describe: Callable[[date], str]
+) -> list[ExpiryResult]:
+    """Expire the due lots of the member accounts with ids in ``[account_id_from, account_id_to)``,
+    writing for each account exactly what ``services.expiry.account_expire_due`` writes.
+
+    Per account with lots whose ``expires_on`` is on or before ``today`` and something left: one
+    operation (:func:`expiry_key`), each such lot emptied with its movement (in expiry order,
+    as :meth:`Posting.lots_take` takes them), one entry per expiry date (soonest first,
+    ``describe(date)`` as its description) chaining version and balance after, each with its
+    counter-entry on the ``expired`` account. The accounts are locked in id order, and what is
+    due is read after the lock (a twin run that committed meanwhile left nothing due).
+    PostgreSQL only (one statement for the range); runs inside the caller's transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("expiries_post runs inside the caller's transaction")
+    if connection.vendor != "postgresql":
+        raise RuntimeError("expiries_post is set-based SQL for PostgreSQL; elsewhere expire account by account")
+    locked = {int(r[0]): r for r in fetch_prepared(
+        "SELECT a.id, a.member_id, a.balance, a.debt, a.version FROM loyalty_account a"
+        " WHERE a.id >= %s AND a.id < %s AND a.member_id IS NOT NULL AND EXISTS (SELECT 1 FROM loyalty_lot l"
+        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_on <= %s) ORDER BY a.id FOR UPDATE OF a",
+        [account_id_from, account_id_to, today],
+    )}
+    if not locked:
+        return []
+    due = fetch_prepared(
+        "SELECT id, account_id, remaining, expires_on FROM loyalty_lot WHERE account_id = ANY(%b)"
+        " AND remaining > 0 AND expires_on <= %s ORDER BY account_id, expires_on, id",
+        [list(locked), today],
+    )
+    if not due:
+        return []
+    sums = _open_lot_sums(sorted({int(lot[1]) for lot in due}), today)
+    accounts: list[list[Any]] = [[] for _ in range(6)]  # id, key, fingerprint, result, balance, version
+    lots: list[list[Any]] = [[] for _ in range(3)]  # id, key, remaining
+    entries: list[list[Any]] = [[] for _ in range(7)]  # key, account, points, balance after, version, ref, text
+    totals: dict[int, int] = {}
+    descriptions: dict[date, str] = {}
+    for account_id, account_lots in _grouped(due):
+        _id, _member_id, balance, debt, version = locked[account_id]
+        key = expiry_key(account_id, version, today)
+        by_date: dict[date, int] = {}
+        for lot_id, _account, remaining, expires_on in account_lots:
+            by_date[expires_on] = by_date.get(expires_on, 0) + remaining
+            for column, value in zip(lots, (lot_id, key, remaining), strict=True):
+                column.append(value)
+        for expires_on, points in sorted(by_date.items()):
+            balance, version = balance - points, version + 1
+            if expires_on not in descriptions:
+                descriptions[expires_on] = describe(expires_on)
+            for column, value in zip(entries, (key, account_id, points, balance, version, expires_on.isoformat(),
+                                               descriptions[expires_on]), strict=True):
+                column.append(value)
+        totals[account_id] = sum(by_date.values())
+        available, pending = sums.get(account_id, (0, 0))
+        result = {"points": totals[account_id], "balance": {"available": available - debt, "pending": pending}}
+        for column, value in zip(accounts, (account_id, key, request_digest(expiry_request(account_id, today)),
+                                            json.dumps(result), balance, version), strict=True):
+            column.append(value)
+    stamp = Operation._meta.get_field("created_at").get_default()
+    booked = fetch_prepared(_EXPIRIES_SQL, [
+        *accounts, OperationKind.EXPIRE, stamp, *lots, *entries,
+        system_account_id(SystemAccount.EXPIRED), EntryKind.EXPIRE, EntrySource.SYSTEM, clock.now(), stamp,
+    ])
+    operation_ids = {str(key): int(pk) for pk, key in booked}
+    return [ExpiryResult(account_id, int(locked[account_id][1]), totals[account_id], operation_ids[key])
+            for account_id, key in zip(accounts[0], accounts[1], strict=True)]
+
+
+def _grouped(lots: list[tuple[Any, ...]]) -> Iterable[tuple[int, list[tuple[Any, ...]]]]:
+    """The due lots (ordered by account) by account id."""
+    from itertools import groupby
+
+    for account_id, group in groupby(lots, key=lambda lot: int(lot[1])):
+        yield account_id, list(group)
+
+
+_EXPIRIES_SQL = """
+WITH a AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[])
+        WITH ORDINALITY AS a(account_id, key, fingerprint, result, balance, version, n)
+),
+ops AS (
+    INSERT INTO loyalty_operation (kind, key, fingerprint, result, actor_id, actor_label, created_at)
+    SELECT %s::text, a.key, a.fingerprint, a.result, NULL, '', %s::timestamptz FROM a ORDER BY a.n
+    RETURNING id, key
+),
+l AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[]) WITH ORDINALITY AS l(lot_id, key, remaining, n)
+),
+emptied AS (
+    UPDATE loyalty_lot SET remaining = 0 FROM l WHERE loyalty_lot.id = l.lot_id
+),
+moves AS (
+    INSERT INTO loyalty_lotmovement (lot_id, operation_id, points)
+    SELECT l.lot_id, o.id, -l.remaining FROM l JOIN ops o ON o.key = l.key ORDER BY l.n
+),
+e AS (
+    SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[])
+        WITH ORDINALITY AS e(key, account_id, points, balance_after, version, reference, description, n)
+),
+entries AS (
+    INSERT INTO loyalty_ledgerentry (operation_id, account_id, kind, source, points, balance_after, version,
+                                     reference, order_id, description, internal_note, lot_id, occurred_at,
+                                     created_at)
+    SELECT o.id, CASE WHEN s.side = 0 THEN e.account_id ELSE %s::bigint END, %s::text, %s::text,
+           CASE WHEN s.side = 0 THEN -e.points ELSE e.points END,
+           CASE WHEN s.side = 0 THEN e.balance_after END, CASE WHEN s.side = 0 THEN e.version END,
+           e.reference, '', e.description, '', NULL, %s::timestamptz, %s::timestamptz
+    FROM e JOIN ops o ON o.key = e.key CROSS JOIN (VALUES (0), (1)) AS s(side)
+    ORDER BY e.n, s.side
+),
+accounts AS (
+    UPDATE loyalty_account t SET balance = a.balance, version = a.version FROM a WHERE t.id = a.account_id
+)
+SELECT id, key FROM ops
+"""
