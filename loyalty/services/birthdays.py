@@ -84,11 +84,13 @@ def birthdays_pay_chunk(*, member_id_from: int, member_id_to: int, today: date) 
         description=_("Birthday bonus"), available_on=today + timedelta(days=rule.pending_days),
         expires_on=expiry_date(today, rule.validity_days),
     )
-    RuleEarning.objects.bulk_create(  # what the rule's caps count, as rule_earnings_record keeps it
-        RuleEarning(account_id=credit.account_id, rule_id=rule.id, operation_id=credit.operation_id,
-                    points=credit.points, earned_on=today)
-        for credit in credits if credit.status == CREDIT_BOOKED
-    )
+    earnings = []  # what the rule's caps count, as rule_earnings_record keeps it
+    for credit in credits:
+        if credit.status == CREDIT_BOOKED:
+            assert credit.account_id is not None and credit.operation_id is not None
+            earnings.append(RuleEarning(account_id=credit.account_id, rule_id=rule.id,
+                                        operation_id=credit.operation_id, points=credit.points, earned_on=today))
+    RuleEarning.objects.bulk_create(earnings)
     return ChunkResult.of(credits)
 
 
