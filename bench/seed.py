@@ -40,6 +40,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -289,6 +290,36 @@ def tiers(conn: psycopg.Connection) -> dict[str, int]:
     return {f"tier_{code}": pk for pk, code in conn.execute("SELECT id, code FROM members_tier").fetchall()}
 
 
+ALL_DUE_SQL = """
+UPDATE loyalty_lot l SET expires_on = %(expires_on)s
+FROM (SELECT DISTINCT ON (lot.account_id) lot.id FROM loyalty_lot lot
+      JOIN loyalty_account a ON a.id = lot.account_id AND a.member_id IS NOT NULL
+      WHERE lot.remaining > 0 AND (lot.expires_on IS NULL OR lot.expires_on >= %(day)s)
+      ORDER BY lot.account_id, lot.id) oldest
+WHERE l.id = oldest.id
+"""
+
+
+def all_due(url: str, day: date) -> None:
+    """Make the oldest lot still holding points of every member account expire the day before
+    ``day``, so that an expiry run as of ``day`` has one due lot per member (the issue's yardstick).
+
+    Refused on the shared ``dangol_bench`` itself: run it on your own copy
+    (``createdb -T dangol_bench dangol_bench_<you>``). The lots' expiry dates are fixture data
+    here (nothing else about the ledger changes, and no invariant reads them).
+    """
+    if urlparse(url).path.lstrip("/") == "dangol_bench":
+        sys.exit("--all-due rewrites lot dates: run it on a copy of dangol_bench, not on it")
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute("SET work_mem = '256MB'")
+        changed = conn.execute(ALL_DUE_SQL, {"expires_on": day - timedelta(days=1), "day": day}).rowcount
+        conn.commit()
+        conn.execute("ANALYZE loyalty_lot")
+    elapsed = time.perf_counter() - started
+    log(f"{changed:,} lots now expire on {day - timedelta(days=1)} (due on {day}) in {elapsed:.1f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -301,11 +332,17 @@ def main() -> None:
     parser.add_argument("--no-purchases", action="store_true", help="skip loyalty_purchase rows")
     parser.add_argument("--reset", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--check", action="store_true", help="run loyalty.invariants.violations() at the end")
+    parser.add_argument("--all-due", metavar="DATE", type=date.fromisoformat,
+                        help="on a seeded COPY: make one lot of every member due on DATE (its oldest lot that "
+                             "still holds points expires the day before), for bench/batch_jobs.py; seeds nothing")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
     if "bench" not in urlparse(url).path:
         sys.exit("set DATABASE_URL to a database whose name contains 'bench' (e.g. .../dangol_bench)")
+    if args.all_due:
+        all_due(url, args.all_due)
+        return
     started = time.perf_counter()
     if args.reset:
         reset_database(url)

@@ -604,6 +604,7 @@ class CreditResult:
     status: str  # CREDIT_BOOKED, CREDIT_REPLAYED, CREDIT_CONFLICT or CREDIT_REFUSED
     points: int
     operation_id: int | None = None  # the operation booked now (None otherwise)
+    account_id: int | None = None  # the member's account, when booked now
     stored: dict[str, Any] | None = None  # the result stored by an earlier call with this key
     member_status: str = ""
 
@@ -723,8 +724,9 @@ def credits_post(
             system_account_id(counter), EntryKind.EARN, source, now, stamp,
         ])
         operation_ids = {str(key): int(pk) for pk, key in booked}
-        for row_key, member_id, points in zip(columns[1], columns[12], columns[4], strict=True):
-            results[member_id] = CreditResult(member_id, CREDIT_BOOKED, points, operation_id=operation_ids[row_key])
+        for account_id, row_key, member_id, points in zip(columns[0], columns[1], columns[12], columns[4], strict=True):
+            results[member_id] = CreditResult(member_id, CREDIT_BOOKED, points, operation_id=operation_ids[row_key],
+                                              account_id=account_id)
     return [results[row.member_id] for row in rows]
 
 
@@ -773,7 +775,8 @@ def _credit_one(row: CreditRow, spec: _CreditSpec) -> CreditResult:
                  description=spec.description if row.description is None else row.description,
                  reference=row.reference)
     posting.close({**row.result, "balance": posting.balance(account)})
-    return CreditResult(row.member_id, CREDIT_BOOKED, row.points, operation_id=posting.pending_operation.pk)
+    return CreditResult(row.member_id, CREDIT_BOOKED, row.points, operation_id=posting.pending_operation.pk,
+                        account_id=account.pk)
 
 
 _CREDITS_SQL = """

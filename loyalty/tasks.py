@@ -54,3 +54,15 @@ def points_expire_chunk_task(account_id_from: int, account_id_to: int, today: st
 
     return asdict(points_expire_chunk(account_id_from=account_id_from, account_id_to=account_id_to,
                                       today=date.fromisoformat(today)))
+
+
+@shared_task(name="loyalty.birthdays_pay_chunk_task", acks_late=True)
+def birthdays_pay_chunk_task(member_id_from: int, member_id_to: int, today: str) -> dict[str, int]:
+    """One range of members ``[from, to)`` of the day's birthday run (replayable: once a year each)."""
+    from dataclasses import asdict
+    from datetime import date
+
+    from .services.birthdays import birthdays_pay_chunk
+
+    return asdict(birthdays_pay_chunk(member_id_from=member_id_from, member_id_to=member_id_to,
+                                      today=date.fromisoformat(today)))
