@@ -37,7 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import django_on_bench_db  # noqa: E402
+from bench.harness import django_on_bench_db  # noqa: E402
 
 STORES = ("BNCH01", "BNCH02", "BNCH03", "BNCH04", "BNCH05")
 HEADER = ["external_id", "name", "phone", "email", "birthday", "store_code", "opening_points"]

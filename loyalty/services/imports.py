@@ -98,15 +98,38 @@ def member_import_upload(*, file: Any, file_name: str, user: Any = None, default
     return job
 
 
-def member_import_preview(job: MemberImport) -> ImportTally:
-    """What importing the job's file would do; writes nothing but the job's state.
+def member_import_preview_queue(job: MemberImport) -> None:
+    """Have the preview worked out in the background (the upload request only stores the file).
 
-    Sends nothing either: no task, no mail, no entry. The file is read whole (streamed).
+    A million-row file takes longer to read than a web request may last (and than the web
+    processes' statement timeout): the job page shows the preview's progress meanwhile.
+    """
+    from ..tasks import member_import_preview_task
+
+    transaction.on_commit(lambda: member_import_preview_task.delay(job.pk))
+
+
+def member_import_preview(job: MemberImport, *, chunk_rows: int = CHUNK_ROWS,
+                          progress: Callable[[ImportTally], None] | None = None) -> ImportTally:
+    """What importing the job's file would do; writes nothing but the job's state and progress.
+
+    Sends nothing either: no task, no mail, no entry. The file is read whole (streamed), a
+    chunk at a time, and the job's ``processed_rows`` follows it for the progress bar. A job
+    already previewed, queued or run is left alone (a redelivered task).
     """
     tally = ImportTally(keep_rejections=PREVIEW_REJECTIONS_SHOWN)
+    started = MemberImport.objects.filter(
+        pk=job.pk, state__in=[ImportState.UPLOADED, ImportState.PREVIEWING]
+    ).update(state=ImportState.PREVIEWING, processed_rows=0)
+    if not started:
+        job.refresh_from_db()
+        return tally
     try:
-        for _chunk in _chunks(job, tally, write=False):
-            pass
+        for _chunk in _chunks(job, tally, write=False, chunk_rows=chunk_rows):
+            MemberImport.objects.filter(pk=job.pk).update(
+                total_rows=max(tally.total_rows, tally.processed_rows), processed_rows=tally.processed_rows)
+            if progress is not None:
+                progress(tally)
     except FileRefused as refused:
         _refuse(job, str(refused))
         return tally
@@ -117,9 +140,9 @@ def member_import_preview(job: MemberImport) -> ImportTally:
         "rejected": [_rejection_dict(row) for row in tally.rejections],
         "rejected_shown": len(tally.rejections),
     }
-    job.total_rows = tally.processed_rows
+    job.total_rows, job.processed_rows = tally.processed_rows, 0
     job.state = ImportState.PREVIEWED
-    job.save(update_fields=["preview", "total_rows", "state"])
+    job.save(update_fields=["preview", "total_rows", "processed_rows", "state"])
     return tally
 
 
@@ -321,6 +344,7 @@ __all__ = [
     "ImportTally",
     "member_import_confirm",
     "member_import_preview",
+    "member_import_preview_queue",
     "member_import_run",
     "member_import_upload",
     "opening_validity_days",

@@ -37,6 +37,7 @@ import_storage = ImportStorage()
 
 class ImportState(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
+    PREVIEWING = "previewing", _("Checking the file")
     PREVIEWED = "previewed", _("Previewed: waiting for confirmation")
     REFUSED = "refused", _("Refused as a whole")
     QUEUED = "queued", _("Queued")
@@ -89,7 +90,13 @@ class MemberImport(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
     @property
+    def previewing(self) -> bool:
+        """Whether the preview is still being worked out (the job page shows its progress)."""
+        return self.state in (ImportState.UPLOADED, ImportState.PREVIEWING)
+
+    @property
     def progress_percent(self) -> int:
+        """Of the preview while it is worked out, of the run after the confirmation."""
         if self.state == ImportState.DONE:
             return 100
         if not self.total_rows:
