@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from members.imports.jobs import ImportState, MemberImport, MemberImportRejection
 from members.imports.matching import CREATE, UPDATE, PlannedRow, RowMatcher
+from members.imports.read_ahead import read_ahead
 from members.imports.reading import FileRefused, MemberFile, member_file_open
 from members.imports.validation import CleanRow, Problem, RejectedRow, RowValidator
 from members.imports.writing import base_tier_id, members_write
@@ -239,12 +240,7 @@ def _chunks(job: MemberImport, tally: ImportTally, *, write: bool,
     matcher = RowMatcher(member_file, default_store_code=job.default_store_code)
     tier_id = base_tier_id()
     validity = opening_validity_days()
-    for source_rows in _batches(member_file.rows(), chunk_rows):
-        clean: list[CleanRow] = []
-        rejected: list[RejectedRow] = []
-        for source in source_rows:
-            checked = validator.check(source)
-            (clean if isinstance(checked, CleanRow) else rejected).append(checked)  # type: ignore[arg-type]
+    for size, clean, rejected in read_ahead(_checked(member_file, validator, chunk_rows)):
         plan = matcher.plan(clean)
         rejected.extend(plan.rejected)
         tally.unknown_stores |= plan.unknown_stores
@@ -256,8 +252,23 @@ def _chunks(job: MemberImport, tally: ImportTally, *, write: bool,
             _tally_planned(tally, planned, already)
         rejected.sort(key=lambda row: row.line)
         tally.reject(rejected)
-        tally.processed_rows += len(source_rows)
+        tally.processed_rows += size
         yield rejected
+
+
+def _checked(member_file: MemberFile, validator: RowValidator,
+             chunk_rows: int) -> Iterator[tuple[int, list[CleanRow], list[RejectedRow]]]:
+    """The file's rows checked, a chunk at a time: its size, its clean rows and its rejected ones.
+
+    Python's work alone (no database): it runs a chunk ahead of the writes (:func:`read_ahead`).
+    """
+    for source_rows in _batches(member_file.rows(), chunk_rows):
+        clean: list[CleanRow] = []
+        rejected: list[RejectedRow] = []
+        for source in source_rows:
+            checked = validator.check(source)
+            (clean if isinstance(checked, CleanRow) else rejected).append(checked)  # type: ignore[arg-type]
+        yield len(source_rows), clean, rejected
 
 
 def _openings_checked(
