@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.imports.jobs import ImportState, MemberImport, MemberImportRejection
+from members.imports.jobs import ImportState, MemberImport, MemberImportRejection, rejections_record
 from members.imports.matching import CREATE, UPDATE, PlannedRow, RowMatcher
 from members.imports.read_ahead import read_ahead
 from members.imports.reading import FileRefused, MemberFile, member_file_open
@@ -206,11 +206,7 @@ def _rejection_dict(row: RejectedRow) -> dict[str, Any]:
 
 
 def _progress_save(job: MemberImport, tally: ImportTally, rejected: list[RejectedRow]) -> None:
-    if rejected:
-        MemberImportRejection.objects.bulk_create(
-            MemberImportRejection(job=job, line=row.line, column=row.column[:64], reason=row.reason, cells=row.raw)
-            for row in rejected
-        )
+    rejections_record(job.pk, rejected)
     MemberImport.objects.filter(pk=job.pk).update(
         total_rows=max(tally.total_rows, tally.processed_rows), processed_rows=tally.processed_rows,
         created_count=tally.created, updated_count=tally.updated, unchanged_count=tally.unchanged,

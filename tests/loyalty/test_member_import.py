@@ -133,6 +133,8 @@ def test_the_faulty_file_rejects_its_seven_rows_with_reasons_and_imports_the_oth
     assert reasons[13][0] == "phone" and "02-123" in reasons[13][1]
     assert reasons[15][0] == "opening_points" and "1,000P" in reasons[15][1]
     assert reasons[17][0] == "external_id" and "OFF000015" in reasons[17][1]
+    cells = MemberImportRejection.objects.get(job=job, line=11).cells
+    assert cells[0] == "OFF000010" and all(isinstance(cell, str) for cell in cells)  # the row as the file had it
     assert Member.objects.get(external_id="OFF000018").name == '=HYPERLINK("http://x")'
     assert not Member.objects.filter(external_id__in=["OFF000004", "OFF000006", "OFF000008", "OFF000010",
                                                       "OFF000012", "OFF000014"]).exists()
