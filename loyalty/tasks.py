@@ -21,6 +21,17 @@ def dashboard_refresh_task() -> int:
     return dashboard_refresh().pk
 
 
+@shared_task(name="loyalty.member_import_preview_task", acks_late=True)
+def member_import_preview_task(job_id: int) -> int:
+    """An uploaded member file's preview, its progress on the job; writes nothing else (replayable)."""
+    from members.imports.jobs import MemberImport
+
+    from .services.imports import member_import_preview
+
+    job = MemberImport.objects.filter(pk=job_id).first()
+    return member_import_preview(job).processed_rows if job is not None else 0
+
+
 @shared_task(name="loyalty.member_import_run_task", acks_late=True)
 def member_import_run_task(job_id: int) -> int:
     """A confirmed member import, run in chunks with its progress on the job (safe to replay)."""

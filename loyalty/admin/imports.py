@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from loyalty.services.imports import member_import_confirm, member_import_preview, member_import_upload
+from loyalty.services.imports import member_import_confirm, member_import_preview_queue, member_import_upload
 from members.exports import export_logged
 from members.imports.jobs import ImportState, MemberImport
 from members.imports.reading import FIELDS, HEADER_ALIASES
@@ -122,25 +122,26 @@ class MemberImportAdmin(admin.ModelAdmin):
         return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        """Upload a file; the preview is computed at once and shown before anything is written."""
+        """Upload a file; its preview is worked out in the background while the job page shows the progress."""
         self._require(request)
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             job = member_import_upload(file=upload, file_name=upload.name, user=request.user,
                                        default_store_code=form.cleaned_data["store"] or "")
-            member_import_preview(job)
-            return HttpResponseRedirect(reverse("admin:members_memberimport_preview", args=[job.pk]))
+            member_import_preview_queue(job)
+            return HttpResponseRedirect(reverse("admin:members_memberimport_change", args=[job.pk]))
         columns = [(name, next(a for a in HEADER_ALIASES[name] if not a.isascii())) for name in FIELDS]
         return TemplateResponse(request, "admin/members/memberimport/upload.html", self._context(
             request, _("Import members"), form=form, columns=columns))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: Any = None) -> HttpResponse:
-        """A job's page: its preview while it waits for confirmation, its progress and counts after."""
+        """A job's page: the preview's progress while the file is checked, the preview while it waits
+        for confirmation, the run's progress and counts after."""
         self._require(request)
         job = get_object_or_404(MemberImport, pk=object_id)
-        if job.state in (ImportState.PREVIEWED, ImportState.REFUSED, ImportState.UPLOADED):
+        if job.state in (ImportState.PREVIEWED, ImportState.REFUSED):
             return HttpResponseRedirect(reverse("admin:members_memberimport_preview", args=[job.pk]))
         return TemplateResponse(request, "admin/members/memberimport/detail.html", self._context(
             request, _("Import of %(file)s") % {"file": job.file_name}, job=job, duration=self.duration_display(job),
@@ -149,7 +150,7 @@ class MemberImportAdmin(admin.ModelAdmin):
     def preview_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
         self._require(request)
         job = get_object_or_404(MemberImport, pk=job_id)
-        if job.state not in (ImportState.PREVIEWED, ImportState.REFUSED, ImportState.UPLOADED):
+        if job.state not in (ImportState.PREVIEWED, ImportState.REFUSED):
             return HttpResponseRedirect(reverse("admin:members_memberimport_change", args=[job.pk]))
         preview = job.preview or {}
         return TemplateResponse(request, "admin/members/memberimport/preview.html", self._context(
@@ -169,13 +170,19 @@ class MemberImportAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:members_memberimport_change", args=[job.pk]))
 
     def status_view(self, request: HttpRequest, job_id: int) -> JsonResponse:
-        """The job's progress for the page's progress bar (polled while the job runs)."""
+        """The job's progress for the page's progress bar (polled while the preview or the run works).
+
+        When the preview is ready (or the file refused), ``next`` is the page to show instead.
+        """
         self._require(request)
         job = get_object_or_404(MemberImport, pk=job_id)
+        preview_ready = job.state in (ImportState.PREVIEWED, ImportState.REFUSED)
         return JsonResponse({
+            "previewing": job.previewing,
+            "next": reverse("admin:members_memberimport_preview", args=[job.pk]) if preview_ready else "",
             "state": job.state, "state_label": str(job.get_state_display()), "percent": job.progress_percent,
             "processed": job.processed_rows, "total": job.total_rows, "counts": job.counts(),
-            "finished": job.state in (ImportState.DONE, ImportState.FAILED, ImportState.REFUSED),
+            "finished": preview_ready or job.state in (ImportState.DONE, ImportState.FAILED),
             "refusal": job.refusal,
         })
 

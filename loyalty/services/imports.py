@@ -25,8 +25,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.imports.jobs import ImportState, MemberImport, MemberImportRejection
+from members.imports.jobs import ImportState, MemberImport, MemberImportRejection, rejections_record
 from members.imports.matching import CREATE, UPDATE, PlannedRow, RowMatcher
+from members.imports.read_ahead import read_ahead
 from members.imports.reading import FileRefused, MemberFile, member_file_open
 from members.imports.validation import CleanRow, Problem, RejectedRow, RowValidator
 from members.imports.writing import base_tier_id, members_write
@@ -98,15 +99,38 @@ def member_import_upload(*, file: Any, file_name: str, user: Any = None, default
     return job
 
 
-def member_import_preview(job: MemberImport) -> ImportTally:
-    """What importing the job's file would do; writes nothing but the job's state.
+def member_import_preview_queue(job: MemberImport) -> None:
+    """Have the preview worked out in the background (the upload request only stores the file).
 
-    Sends nothing either: no task, no mail, no entry. The file is read whole (streamed).
+    A million-row file takes longer to read than a web request may last (and than the web
+    processes' statement timeout): the job page shows the preview's progress meanwhile.
+    """
+    from ..tasks import member_import_preview_task
+
+    transaction.on_commit(lambda: member_import_preview_task.delay(job.pk))
+
+
+def member_import_preview(job: MemberImport, *, chunk_rows: int = CHUNK_ROWS,
+                          progress: Callable[[ImportTally], None] | None = None) -> ImportTally:
+    """What importing the job's file would do; writes nothing but the job's state and progress.
+
+    Sends nothing either: no task, no mail, no entry. The file is read whole (streamed), a
+    chunk at a time, and the job's ``processed_rows`` follows it for the progress bar. A job
+    already previewed, queued or run is left alone (a redelivered task).
     """
     tally = ImportTally(keep_rejections=PREVIEW_REJECTIONS_SHOWN)
+    started = MemberImport.objects.filter(
+        pk=job.pk, state__in=[ImportState.UPLOADED, ImportState.PREVIEWING]
+    ).update(state=ImportState.PREVIEWING, processed_rows=0)
+    if not started:
+        job.refresh_from_db()
+        return tally
     try:
-        for _chunk in _chunks(job, tally, write=False):
-            pass
+        for _chunk in _chunks(job, tally, write=False, chunk_rows=chunk_rows):
+            MemberImport.objects.filter(pk=job.pk).update(
+                total_rows=max(tally.total_rows, tally.processed_rows), processed_rows=tally.processed_rows)
+            if progress is not None:
+                progress(tally)
     except FileRefused as refused:
         _refuse(job, str(refused))
         return tally
@@ -117,9 +141,9 @@ def member_import_preview(job: MemberImport) -> ImportTally:
         "rejected": [_rejection_dict(row) for row in tally.rejections],
         "rejected_shown": len(tally.rejections),
     }
-    job.total_rows = tally.processed_rows
+    job.total_rows, job.processed_rows = tally.processed_rows, 0
     job.state = ImportState.PREVIEWED
-    job.save(update_fields=["preview", "total_rows", "state"])
+    job.save(update_fields=["preview", "total_rows", "processed_rows", "state"])
     return tally
 
 
@@ -182,11 +206,7 @@ def _rejection_dict(row: RejectedRow) -> dict[str, Any]:
 
 
 def _progress_save(job: MemberImport, tally: ImportTally, rejected: list[RejectedRow]) -> None:
-    if rejected:
-        MemberImportRejection.objects.bulk_create(
-            MemberImportRejection(job=job, line=row.line, column=row.column[:64], reason=row.reason, cells=row.raw)
-            for row in rejected
-        )
+    rejections_record(job.pk, rejected)
     MemberImport.objects.filter(pk=job.pk).update(
         total_rows=max(tally.total_rows, tally.processed_rows), processed_rows=tally.processed_rows,
         created_count=tally.created, updated_count=tally.updated, unchanged_count=tally.unchanged,
@@ -216,12 +236,7 @@ def _chunks(job: MemberImport, tally: ImportTally, *, write: bool,
     matcher = RowMatcher(member_file, default_store_code=job.default_store_code)
     tier_id = base_tier_id()
     validity = opening_validity_days()
-    for source_rows in _batches(member_file.rows(), chunk_rows):
-        clean: list[CleanRow] = []
-        rejected: list[RejectedRow] = []
-        for source in source_rows:
-            checked = validator.check(source)
-            (clean if isinstance(checked, CleanRow) else rejected).append(checked)  # type: ignore[arg-type]
+    for size, clean, rejected in read_ahead(_checked(member_file, validator, chunk_rows)):
         plan = matcher.plan(clean)
         rejected.extend(plan.rejected)
         tally.unknown_stores |= plan.unknown_stores
@@ -233,8 +248,23 @@ def _chunks(job: MemberImport, tally: ImportTally, *, write: bool,
             _tally_planned(tally, planned, already)
         rejected.sort(key=lambda row: row.line)
         tally.reject(rejected)
-        tally.processed_rows += len(source_rows)
+        tally.processed_rows += size
         yield rejected
+
+
+def _checked(member_file: MemberFile, validator: RowValidator,
+             chunk_rows: int) -> Iterator[tuple[int, list[CleanRow], list[RejectedRow]]]:
+    """The file's rows checked, a chunk at a time: its size, its clean rows and its rejected ones.
+
+    Python's work alone (no database): it runs a chunk ahead of the writes (:func:`read_ahead`).
+    """
+    for source_rows in _batches(member_file.rows(), chunk_rows):
+        clean: list[CleanRow] = []
+        rejected: list[RejectedRow] = []
+        for source in source_rows:
+            checked = validator.check(source)
+            (clean if isinstance(checked, CleanRow) else rejected).append(checked)  # type: ignore[arg-type]
+        yield len(source_rows), clean, rejected
 
 
 def _openings_checked(
@@ -321,6 +351,7 @@ __all__ = [
     "ImportTally",
     "member_import_confirm",
     "member_import_preview",
+    "member_import_preview_queue",
     "member_import_run",
     "member_import_upload",
     "opening_validity_days",

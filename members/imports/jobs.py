@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,7 @@ import_storage = ImportStorage()
 
 class ImportState(models.TextChoices):
     UPLOADED = "uploaded", _("Uploaded")
+    PREVIEWING = "previewing", _("Checking the file")
     PREVIEWED = "previewed", _("Previewed: waiting for confirmation")
     REFUSED = "refused", _("Refused as a whole")
     QUEUED = "queued", _("Queued")
@@ -89,7 +92,13 @@ class MemberImport(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
     @property
+    def previewing(self) -> bool:
+        """Whether the preview is still being worked out (the job page shows its progress)."""
+        return self.state in (ImportState.UPLOADED, ImportState.PREVIEWING)
+
+    @property
     def progress_percent(self) -> int:
+        """Of the preview while it is worked out, of the run after the confirmation."""
         if self.state == ImportState.DONE:
             return 100
         if not self.total_rows:
@@ -118,3 +127,29 @@ class MemberImportRejection(models.Model):
         verbose_name = _("rejected row")
         verbose_name_plural = _("rejected rows")
         indexes = [models.Index(fields=["job", "line"], name="member_import_rejection_line")]
+
+
+def rejections_record(job_id: int, rows: Sequence[Any]) -> None:
+    """Keep a chunk's rejected rows (each with ``line``, ``column``, ``reason`` and ``raw`` cells).
+
+    On PostgreSQL in one statement with its arrays bound by the server: a file whose every row
+    is rejected (an unknown store, say) writes them as fast as it reads them.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        MemberImportRejection.objects.bulk_create(
+            MemberImportRejection(job_id=job_id, line=row.line, column=row.column[:64], reason=row.reason,
+                                  cells=row.raw)
+            for row in rows
+        )
+        return
+    from .statements import rows_bound
+
+    rows_bound(
+        "INSERT INTO members_memberimportrejection (job_id, line, \"column\", reason, cells) "
+        "SELECT %s::bigint, d.line, d.column_label, d.reason, d.cells "
+        "FROM unnest(%b::integer[], %b::text[], %b::text[], %b::jsonb[]) AS d(line, column_label, reason, cells)",
+        [job_id, [row.line for row in rows], [row.column[:64] for row in rows], [row.reason for row in rows],
+         [json.dumps(list(row.raw), ensure_ascii=False) for row in rows]],
+    )

@@ -130,8 +130,11 @@ def _cell(text: str) -> str:
     Only spaces go (ASCII and the ideographic one Korean keyboards type): a leading tab is part
     of the text an export wrote.
     """
-    original = formula_unescape(text)
-    return original if original is not text else text.strip(" \u3000\r\n")
+    if text[:1] == "'":  # the only cells an export quoted (a row's other cells skip the check)
+        original = formula_unescape(text)
+        if original is not text:
+            return original
+    return text.strip(" \u3000\r\n")
 
 
 def _typed_cell(text: str) -> str:

@@ -22,6 +22,11 @@ _DATE_SEPARATED = re.compile(r"^(\d{4})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{1,2})\
 _DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _POINTS = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3})+)$")
 _NEGATIVE = re.compile(r"^-\s*(?:\d+|\d{1,3}(?:,\d{3})+)$")
+# Addresses of the common shape, which Django's ``validate_email`` accepts: its checks cost
+# more than the rest of a row's (a million-row file); anything else goes through it.
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}}\Z")
+MAX_EMAIL = 254
 MAX_ID = 64
 MAX_NAME = 100
 
@@ -117,7 +122,8 @@ class RowValidator:
         if raw_email := cells.get("email"):
             email = raw_email.lower()
             try:
-                validate_email(email)
+                if not (len(email) <= MAX_EMAIL and _PLAIN_EMAIL.match(email)):
+                    validate_email(email)
             except ValidationError:
                 problems.append(Problem(label("email"), _("“%(value)s” is not an e-mail address.")
                                         % {"value": raw_email}))

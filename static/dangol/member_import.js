@@ -1,4 +1,5 @@
-// The member import's page: the progress bar and counts follow the job until it finishes.
+// The member import's page: the progress bar and counts follow the job until it finishes;
+// while the preview is worked out, the page turns into the preview when it is ready.
 (function () {
   "use strict";
   var root = document.querySelector(".member-import[data-status-url]");
@@ -16,7 +17,8 @@
         cell.textContent = status.counts[name];
       });
     });
-    if (status.counts.rejected) { document.getElementById("rejected-download").hidden = false; }
+    var download = document.getElementById("rejected-download");
+    if (download && status.counts.rejected) { download.hidden = false; }
     if (status.refusal) {
       var refusal = document.getElementById("import-refusal");
       refusal.textContent = status.refusal;
@@ -29,6 +31,7 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (status) {
         if (!status) { return; }
+        if (status.next) { window.location.assign(status.next); return; }
         show(status);
         if (status.finished) { root.dataset.finished = "1"; } else { window.setTimeout(poll, 1000); }
       })

@@ -16,6 +16,7 @@ from django.urls import reverse
 from loyalty.exports import LedgerEntryExportResource, MemberExportResource
 from loyalty.models import LedgerEntry
 from loyalty.services.imports import member_import_run
+from loyalty.tasks import member_import_preview_task
 from members.imports.jobs import ImportState, MemberImport
 from members.models import Member, MemberStatus, Store, Tier
 from tests.conftest import LedgerSnapshot, give, new_member, spend
@@ -63,19 +64,41 @@ def stores(db):
 
 
 def upload(client, path: Path, store: str = ""):
+    """Upload, then work the preview out as the worker would; the response is the job page's."""
     with path.open("rb") as handle:
-        return client.post(reverse("admin:members_memberimport_add"), {"file": handle, "store": store})
+        client.post(reverse("admin:members_memberimport_add"), {"file": handle, "store": store})
+    job = MemberImport.objects.order_by("-pk").first()
+    if job is not None and job.state == ImportState.UPLOADED:
+        member_import_preview_task(job.pk)
+        return client.get(reverse("admin:members_memberimport_change", args=[job.pk]))
+    return None
 
 
 def test_an_operator_uploads_sees_the_preview_and_confirms(client, operator, stores, frozen_clock,
                                                            django_capture_on_commit_callbacks, monkeypatch):
     before = LedgerSnapshot.take()
-    response = upload(client, DATA / "members_with_errors.csv")
+    previews: list[int] = []
+    monkeypatch.setattr("loyalty.tasks.member_import_preview_task.delay", previews.append)
+    with (DATA / "members_with_errors.csv").open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:members_memberimport_add"), {"file": handle, "store": ""})
     job = MemberImport.objects.get()
-    assert response.status_code == 302 and response["Location"].endswith(f"/{job.pk}/preview/")
-    assert Member.objects.count() == 0 and LedgerSnapshot.take() == before  # the preview wrote nothing
-
+    # The upload only stores the file: the preview is the worker's, the job page shows its progress.
+    assert response.status_code == 302 and response["Location"].endswith(f"/{job.pk}/change/")
+    assert previews == [job.pk] and job.state == ImportState.UPLOADED
     page = client.get(response["Location"]).content.decode()
+    assert 'id="import-progress"' in page and 'id="preview-help"' in page and "confirm-import" not in page
+    status = client.get(reverse("admin:members_memberimport_status", args=[job.pk])).json()
+    assert status["previewing"] and not status["finished"] and status["next"] == ""
+
+    member_import_preview_task(job.pk)  # what the worker does
+    assert Member.objects.count() == 0 and LedgerSnapshot.take() == before  # the preview wrote nothing
+    status = client.get(reverse("admin:members_memberimport_status", args=[job.pk])).json()
+    assert status["finished"] and status["next"].endswith(f"/{job.pk}/preview/")
+    response = client.get(reverse("admin:members_memberimport_change", args=[job.pk]))
+    assert response.status_code == 302 and response["Location"] == status["next"]
+
+    job.refresh_from_db()
+    page = client.get(status["next"]).content.decode()
     assert "1990-13-45" in page and "1,000P" in page
     assert job.created_by == operator and job.state == ImportState.PREVIEWED
     assert job.preview["counts"]["created"] == 13 and job.preview["counts"]["rejected"] == 7
@@ -113,7 +136,7 @@ def test_a_file_refused_as_a_whole_says_why_on_the_preview(client, operator, sto
     bad = tmp_path / "bad.csv"
     bad.write_text("shoe size\n270\n", encoding="utf-8")
     response = upload(client, bad)
-    page = client.get(response["Location"]).content.decode()
+    page = client.get(response["Location"]).content.decode()  # the job page sends to the preview's
     assert "shoe size" in page and 'id="confirm-import"' not in page
     assert MemberImport.objects.get().state == ImportState.REFUSED
 

@@ -133,6 +133,8 @@ def test_the_faulty_file_rejects_its_seven_rows_with_reasons_and_imports_the_oth
     assert reasons[13][0] == "phone" and "02-123" in reasons[13][1]
     assert reasons[15][0] == "opening_points" and "1,000P" in reasons[15][1]
     assert reasons[17][0] == "external_id" and "OFF000015" in reasons[17][1]
+    cells = MemberImportRejection.objects.get(job=job, line=11).cells
+    assert cells[0] == "OFF000010" and all(isinstance(cell, str) for cell in cells)  # the row as the file had it
     assert Member.objects.get(external_id="OFF000018").name == '=HYPERLINK("http://x")'
     assert not Member.objects.filter(external_id__in=["OFF000004", "OFF000006", "OFF000008", "OFF000010",
                                                       "OFF000012", "OFF000014"]).exists()
@@ -223,15 +225,45 @@ def test_the_preview_writes_nothing_and_sends_nothing(stores, base_tier, frozen_
     before = LedgerSnapshot.take()
     members = list(Member.objects.values())
     job = upload(DATA / "members_cp949.csv")
-    with mock.patch("celery.app.task.Task.apply_async") as sent:
-        tally = member_import_preview(job)
-    assert not sent.called and mail.outbox == []
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(tally):
+        row = MemberImport.objects.get(pk=job.pk)
+        seen.append((row.state, row.processed_rows, row.progress_percent))
+
+    with mock.patch("celery.app.task.Task.apply_async") as sent, \
+            mock.patch("celery.app.task.Task.delay") as delayed:
+        tally = member_import_preview(job, chunk_rows=50, progress=progress)
+    assert not sent.called and not delayed.called and mail.outbox == []
     assert LedgerSnapshot.take() == before
     assert list(Member.objects.values()) == members
+    assert not MemberImportRejection.objects.exists()
     assert (tally.created, tally.updated, tally.rejected) == (199, 1, 0)
+    # The job page's progress bar follows the preview chunk by chunk.
+    assert seen == [("previewing", 50, 25), ("previewing", 100, 50), ("previewing", 150, 75),
+                    ("previewing", 200, 99)]
     job.refresh_from_db()
     assert job.state == ImportState.PREVIEWED
     assert job.preview["counts"]["created"] == 199
+
+
+def test_the_upload_queues_only_the_preview_and_a_replayed_preview_changes_nothing(
+        stores, base_tier, frozen_clock, django_capture_on_commit_callbacks):
+    from loyalty.services.imports import member_import_preview_queue
+    from loyalty.tasks import member_import_preview_task
+
+    job = upload(DATA / "members_utf8.csv")
+    with mock.patch("loyalty.tasks.member_import_preview_task.delay") as delay, \
+            django_capture_on_commit_callbacks(execute=True):
+        member_import_preview_queue(job)
+    delay.assert_called_once_with(job.pk)
+    assert member_import_preview_task(job.pk) == 200
+    job.refresh_from_db()
+    preview = job.preview
+    assert job.state == ImportState.PREVIEWED and member_import_confirm(job)
+    assert member_import_preview_task(job.pk) == 0  # redelivered after the confirmation: left alone
+    job.refresh_from_db()
+    assert (job.state, job.preview) == (ImportState.QUEUED, preview)
 
 
 @pytest.mark.parametrize(("content", "why"), [

@@ -138,3 +138,68 @@ def test_a_file_broken_past_repair_is_refused_with_its_line(tmp_path):
     path.write_text("external_id,name\nA1,김\nA2," + "x" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(FileRefused, match="line 3"):
         member_file_open(path)  # before any row is read, so before any is written
+
+
+@pytest.mark.parametrize("address", [
+    "kim@example.com", "a.b+c@mail.co.kr", "x_y-z@sub.domain.example", "first.last@xn--3e0b707e.kr",
+    "a..b@example.com", ".a@example.com", "a@example", "a@-example.com", "a@example.c", "a@exa_mple.com",
+    "\"quoted name\"@example.com", "a@[127.0.0.1]", "a@localhost", "a b@example.com", "김@example.com",
+    "a@example.com.", "a@" + "b" * 64 + ".com", "a" * 250 + "@example.com",
+])
+def test_the_quick_e_mail_check_agrees_with_djangos(address):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from members.imports.reading import MemberFile
+
+    try:
+        validate_email(address)
+        django_says = True
+    except ValidationError:
+        django_says = False
+    member_file = MemberFile(path=Path("x.csv"), format="csv", encoding="utf-8", headers=[],
+                             columns={"external_id": 0, "email": 1}, total_rows=1)
+    from members.imports.reading import SourceRow
+
+    checked = RowValidator(member_file, today=TODAY).check(
+        SourceRow(line=2, cells={"external_id": "E1", "email": address}, raw=["E1", address]))
+    assert isinstance(checked, CleanRow) == django_says
+
+
+def test_reading_ahead_keeps_order_language_and_errors():
+    from members.imports.read_ahead import read_ahead
+
+    def produce():
+        for n in range(5):
+            yield n, translation.get_language()
+        raise FileRefused("broken at 5")
+
+    with translation.override("ko"):
+        seen = []
+        with pytest.raises(FileRefused, match="broken at 5"):
+            for item in read_ahead(produce()):
+                seen.append(item)
+    assert seen == [(n, "ko") for n in range(5)]
+
+
+def test_leaving_a_read_ahead_early_stops_its_thread():
+    import threading
+
+    from members.imports.read_ahead import read_ahead
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    for n in read_ahead(endless(), depth=2):
+        if n == 3:
+            break
+    assert closed.wait(2)
+    assert not any(t.name == "member-import-read-ahead" for t in threading.enumerate())
