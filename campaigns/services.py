@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import transaction
-from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -258,9 +257,3 @@ def segment_count(*, segment_id: int) -> int:
     count = segment_members(segment, now=now).count()
     Segment.objects.filter(pk=segment_id).update(exact_count=count, counted_at=now)
     return count
-
-
-def results_reached(campaign: Campaign) -> dict[str, int]:
-    """Members reached and points issued (one aggregate over the campaign's awards)."""
-    totals = campaign.awards.aggregate(members=Count("member_id", distinct=True), points=Sum("points"))
-    return {"members": totals["members"] or 0, "points": totals["points"] or 0}
