@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .readonly import ReadOnlyAdminMixin
 from .selectors import author_label, changed_field_labels, changes_for, changes_render
 from .tracking import TRACKED
 
@@ -71,7 +72,7 @@ if admin.site.is_registered(LogEntry):
 
 
 @admin.register(LogEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every recorded change, newest first; read-only for everyone, superusers included."""
 
     list_display = ("timestamp", "who", "object_link", "action", "fields_changed", "reason")
@@ -97,15 +98,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
         if users:
             match |= Q(actor_id__in=users)
         return queryset.filter(match), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("who"))
     def who(self, entry: LogEntry) -> str:

@@ -563,16 +563,267 @@ class Posting:
 
 
 # ---------------------------------------------------------------------------------------
-# Opening balances, a chunk of members at once (member imports)
+# The batch door: a chunk of members in one transaction, set-based on PostgreSQL
 # ---------------------------------------------------------------------------------------
 #
-# ``points_import_opening`` books one member's opening balance in a transaction of its own.
-# An import of a million members cannot afford a transaction per member, so this door books
-# a chunk in one: the same rows the per-member service writes (its key and fingerprint, the
-# operation with its result, a lot available at once, the member entry chaining version and
-# balance after, the counter-entry on the ``imported`` account, a debt repaid first), written
-# on PostgreSQL by one statement of data-modifying CTEs over arrays, and row by row through
-# :class:`Posting` elsewhere. The caller holds the transaction (the import's chunk).
+# A per-member service books one member in a transaction of its own. A grant to a million
+# members, a birthday run or an import cannot afford that, so these doors book a chunk in
+# one: exactly the rows the per-member path writes (the operation with its key, fingerprint
+# and result, the lots, lot movements, the member entries chaining version and balance after,
+# the counter-entries), written on PostgreSQL by one statement of data-modifying CTEs over
+# arrays, and row by row through :class:`Posting` elsewhere. The caller holds the transaction
+# (one per chunk); the accounts are locked in id order before anything is read.
+
+CREDIT_BOOKED = "booked"
+CREDIT_REPLAYED = "replayed"  # the key was done before with the same request
+CREDIT_CONFLICT = "conflict"  # the key was done before with another request
+CREDIT_REFUSED = "refused"  # the member cannot hold points (merged, withdrawn, suspended)
+
+
+@dataclass(frozen=True)
+class CreditRow:
+    """One member's credit in a chunk.
+
+    ``key`` is the operation's idempotency key and ``request`` what is hashed with it (the same
+    key with another request is a conflict); ``result`` is the body a replay returns, to which
+    the door adds the member's ``balance`` once credited.
+    """
+
+    member_id: int
+    key: str
+    request: Any
+    points: int
+    result: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""
+    description: str | None = None  # None: the chunk's
+
+
+@dataclass(frozen=True)
+class CreditResult:
+    member_id: int
+    status: str  # CREDIT_BOOKED, CREDIT_REPLAYED, CREDIT_CONFLICT or CREDIT_REFUSED
+    points: int
+    operation_id: int | None = None  # the operation booked now (None otherwise)
+    stored: dict[str, Any] | None = None  # the result stored by an earlier call with this key
+    member_status: str = ""
+
+
+def _stored(result: Any) -> dict[str, Any]:
+    return dict(json.loads(result) if isinstance(result, str) else result or {})
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str]:
+    """``(actor_id, actor_label)`` as :meth:`Posting.open` records them."""
+    actor_id = actor.pk if isinstance(actor, get_user_model()) and actor.pk else None
+    return actor_id, str(actor) if actor else ""
+
+
+def _batch_lock(member_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """Lock the members' accounts in id order: ``{member_id: (account id, member id, balance,
+    debt, version, status)}``; a member known only to ``members`` gets its account first."""
+    sql = ("SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
+           "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) ORDER BY a.id FOR UPDATE OF a")
+    locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids])}
+    if len(locked) < len(member_ids):
+        missing = [pk for pk in member_ids if pk not in locked]
+        accounts_open(Member.objects.filter(pk__in=missing).values_list("pk", flat=True))
+        locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids])}
+    if len(locked) < len(member_ids):
+        raise Account.DoesNotExist(f"no points account for members {sorted(set(member_ids) - set(locked))}")
+    return locked
+
+
+def _open_lot_sums(account_ids: list[int], today: date) -> dict[int, tuple[int, int]]:
+    """``{account id: (available, pending)}``: the sums of the open lots as of ``today``, as the
+    lock statement of :func:`operation_begin` reads them (:mod:`loyalty.spendable`)."""
+    if not account_ids:
+        return {}
+    return {int(a): (int(av), int(pe)) for a, av, pe in fetch_prepared(
+        "SELECT account_id, COALESCE(SUM(remaining) FILTER (WHERE available_on <= %s), 0),"
+        " COALESCE(SUM(remaining) FILTER (WHERE available_on > %s), 0) FROM loyalty_lot"
+        " WHERE account_id = ANY(%b) AND remaining > 0 AND (expires_on IS NULL OR expires_on > %s)"
+        " GROUP BY account_id",
+        [today, today, account_ids, today],
+    )}
+
+
+def credits_post(
+    rows: Sequence[CreditRow],
+    *,
+    kind: OperationKind,
+    source: EntrySource,
+    counter: SystemAccount,
+    description: str,
+    available_on: date,
+    expires_on: date | None,
+    actor: Any = None,
+    set_based: bool | None = None,
+) -> list[CreditResult]:
+    """Credit a chunk of members, each as one operation of its own, as the per-member door would.
+
+    Each member gets an operation (``kind``, its key and fingerprint, its result), a lot of
+    ``points`` (available on ``available_on``, expiring on ``expires_on``), the entry on the
+    account (next version, balance after) and its counter-entry on ``counter``. A debt is
+    repaid first from a lot available today (as :meth:`Posting.lot_create`). Refused, with the
+    lock held: a key already done (a replay, or a conflict when the request differs) and a
+    member who cannot hold points. Runs inside the caller's transaction; ``set_based`` defaults
+    to PostgreSQL (one statement for the chunk), else row by row through :func:`operation_begin`.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("credits_post runs inside the caller's transaction")
+    if len({row.member_id for row in rows}) != len(rows) or len({row.key for row in rows}) != len(rows):
+        raise ValueError("one credit per member and per key in a chunk")
+    if any(isinstance(row.points, bool) or not isinstance(row.points, int) or row.points <= 0 for row in rows):
+        raise ValueError("credited points must be positive integers")
+    if not rows:
+        return []
+    if set_based is None:
+        set_based = connection.vendor == "postgresql"
+    spec = _CreditSpec(kind, source, counter, description, available_on, expires_on, actor)
+    if not set_based:
+        return [_credit_one(row, spec) for row in rows]
+
+    today, now = clock.today(), clock.now()
+    locked = _batch_lock(sorted({row.member_id for row in rows}))
+    # After the lock, in statements of their own: what committed while it waited is seen.
+    done = {key: (print_, result) for key, print_, result in fetch_prepared(
+        "SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%b)", [[row.key for row in rows]],
+    )}
+    sums = _open_lot_sums([int(r[0]) for r in locked.values() if r[4] > 0], today)
+    available_now = available_on <= today
+
+    results: dict[int, CreditResult] = {}
+    columns: list[list[Any]] = [[] for _ in range(13)]
+    for row in rows:
+        account_id, _member_id, balance, debt, version, status = locked[row.member_id]
+        print_ = request_digest(row.request)
+        refused = _credit_refusal(row, done.get(row.key), print_, status)
+        if refused is not None:
+            results[row.member_id] = refused
+            continue
+        repaid = min(debt, row.points) if available_now else 0
+        available, pending = sums.get(account_id, (0, 0))
+        if available_now:
+            available += row.points - repaid
+        else:
+            pending += row.points
+        result = {**row.result, "balance": {"available": available - (debt - repaid), "pending": pending}}
+        values = (account_id, row.key, print_, json.dumps(result), row.points, row.points - repaid, repaid,
+                  balance + row.points, version + 1, debt - repaid, row.reference,
+                  description if row.description is None else row.description, row.member_id)
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    if columns[0]:
+        actor_id, actor_label = _actor_fields(actor)
+        stamp = Operation._meta.get_field("created_at").get_default()  # when recorded, as the ORM stamps it
+        booked = fetch_prepared(_CREDITS_SQL, [
+            *columns[:12],
+            kind, actor_id, actor_label, stamp,
+            source, available_on, expires_on, stamp,
+            system_account_id(counter), EntryKind.EARN, source, now, stamp,
+        ])
+        operation_ids = {str(key): int(pk) for pk, key in booked}
+        for row_key, member_id, points in zip(columns[1], columns[12], columns[4], strict=True):
+            results[member_id] = CreditResult(member_id, CREDIT_BOOKED, points, operation_id=operation_ids[row_key])
+    return [results[row.member_id] for row in rows]
+
+
+@dataclass(frozen=True)
+class _CreditSpec:
+    kind: OperationKind
+    source: EntrySource
+    counter: SystemAccount
+    description: str
+    available_on: date
+    expires_on: date | None
+    actor: Any
+
+
+def _credit_refusal(row: CreditRow, done: tuple[str, Any] | None, print_: str, status: str) -> CreditResult | None:
+    """Why this member is not credited now, or ``None`` to credit them."""
+    if done is not None:
+        stored_print, stored = done
+        state = CREDIT_REPLAYED if stored_print == print_ else CREDIT_CONFLICT
+        return CreditResult(row.member_id, state, row.points, stored=_stored(stored), member_status=status)
+    if status in CLOSED_STATUSES:
+        return CreditResult(row.member_id, CREDIT_REFUSED, row.points, member_status=status)
+    return None
+
+
+def _credit_one(row: CreditRow, spec: _CreditSpec) -> CreditResult:
+    """The plain path (SQLite): one member through :func:`operation_begin`, as a service posts it."""
+    found = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [row.key])
+    if found:
+        refused = _credit_refusal(row, (found[0][0], found[0][1]), request_digest(row.request), "")
+        assert refused is not None
+        return refused
+    try:
+        door = operation_begin(kind=spec.kind, key=row.key, request=row.request, lock=[row.member_id], actor=spec.actor)
+    except IdempotencyConflict:  # a twin committed between the look above and the lock
+        return CreditResult(row.member_id, CREDIT_CONFLICT, row.points)
+    if isinstance(door, Replayed):
+        return CreditResult(row.member_id, CREDIT_REPLAYED, row.points, stored=door.result)
+    status = door.statuses[row.member_id]
+    if status in CLOSED_STATUSES:
+        return CreditResult(row.member_id, CREDIT_REFUSED, row.points, member_status=status)
+    account, posting = door.account(row.member_id), door.posting
+    lot = posting.lot_create(account, row.points, source=spec.source, available_on=spec.available_on,
+                             expires_on=spec.expires_on)
+    posting.move(account, row.points, kind=EntryKind.EARN, source=spec.source, counter=spec.counter, lot=lot,
+                 description=spec.description if row.description is None else row.description,
+                 reference=row.reference)
+    posting.close({**row.result, "balance": posting.balance(account)})
+    return CreditResult(row.member_id, CREDIT_BOOKED, row.points, operation_id=posting.pending_operation.pk)
+
+
+_CREDITS_SQL = """
+WITH d AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[],
+                         %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[])
+        WITH ORDINALITY AS d(account_id, key, fingerprint, result, points, remaining, repaid, balance_after,
+                             version, debt, reference, description, n)
+),
+ops AS (
+    INSERT INTO loyalty_operation (kind, key, fingerprint, result, actor_id, actor_label, created_at)
+    SELECT %s::text, d.key, d.fingerprint, d.result, %s::bigint, %s::text, %s::timestamptz FROM d ORDER BY d.n
+    RETURNING id, key
+),
+lots AS (
+    INSERT INTO loyalty_lot (account_id, operation_id, source, points, remaining, available_on, expires_on,
+                             moved_from_id, created_at)
+    SELECT d.account_id, o.id, %s::text, d.points, d.remaining, %s::date, %s::date, NULL, %s::timestamptz
+    FROM d JOIN ops o ON o.key = d.key ORDER BY d.n
+    RETURNING id, account_id, operation_id
+),
+moves AS (
+    INSERT INTO loyalty_lotmovement (lot_id, operation_id, points)
+    SELECT l.id, l.operation_id, -d.repaid FROM d JOIN lots l ON l.account_id = d.account_id
+    WHERE d.repaid > 0 ORDER BY d.n
+),
+entries AS (
+    INSERT INTO loyalty_ledgerentry (operation_id, account_id, kind, source, points, balance_after, version,
+                                     reference, order_id, description, internal_note, lot_id, occurred_at,
+                                     created_at)
+    SELECT l.operation_id, CASE WHEN s.side = 0 THEN d.account_id ELSE %s::bigint END, %s::text, %s::text,
+           CASE WHEN s.side = 0 THEN d.points ELSE -d.points END,
+           CASE WHEN s.side = 0 THEN d.balance_after END, CASE WHEN s.side = 0 THEN d.version END,
+           d.reference, '', d.description, '', CASE WHEN s.side = 0 THEN l.id END, %s::timestamptz,
+           %s::timestamptz
+    FROM d JOIN lots l ON l.account_id = d.account_id CROSS JOIN (VALUES (0), (1)) AS s(side)
+    ORDER BY d.n, s.side
+),
+accounts AS (
+    UPDATE loyalty_account a SET balance = d.balance_after, version = d.version, debt = d.debt
+    FROM d WHERE a.id = d.account_id
+)
+SELECT id, key FROM ops
+"""
+
+
+# Opening balances (member imports) -------------------------------------------------------
+#
+# ``points_import_opening`` books one member's opening balance; an import books a chunk through
+# :func:`credits_post` with the same key, request and result, so both write the same rows.
 
 OPENING_BOOKED = "booked"
 OPENING_ALREADY = "already_imported"
@@ -627,80 +878,23 @@ def opening_balances_post(
 ) -> list[OpeningResult]:
     """Book the opening balances of a chunk of members, as ``points_import_opening`` would each.
 
-    The accounts are locked in id order first; then a member whose opening balance is already
-    booked is reported (the same amount: already imported; another amount: rejected, the
-    existing amount named), and so is a member who cannot hold points (merged, withdrawn,
-    suspended). Must run inside the caller's transaction; ``set_based`` defaults to PostgreSQL.
+    A member whose opening balance is already booked is reported (the same amount: already
+    imported; another amount: rejected, the existing amount named), and so is a member who
+    cannot hold points (merged, withdrawn, suspended). Must run inside the caller's transaction.
     """
-    if not connection.in_atomic_block:
-        raise RuntimeError("opening_balances_post runs inside the caller's transaction")
-    if len({row.member_id for row in rows}) != len(rows):
-        raise ValueError("one opening balance per member in a chunk")
     if any(isinstance(row.points, bool) or row.points <= 0 for row in rows):
         raise ValueError("opening points must be positive")
-    if not rows:
-        return []
-    if set_based is None:
-        set_based = connection.vendor == "postgresql"
-    if not set_based:
-        return _openings_row_by_row(rows, validity_days=validity_days, actor=actor, source_label=source_label)
-
-    today, now = clock.today(), clock.now()
-    # Arrays as parameters, bound by the server (prepared): the statements' text is the same for any chunk.
-    locked = {int(r[1]): r for r in fetch_prepared(
-        "SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
-        "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) ORDER BY a.id FOR UPDATE OF a",
-        [[row.member_id for row in rows]],
-    )}
-    missing = {row.member_id for row in rows} - set(locked)
-    if missing:
-        raise Account.DoesNotExist(f"no points account for members {sorted(missing)}")
-    # After the lock, in statements of their own: what committed while it waited is seen.
-    done = {key: (print_, result) for key, print_, result in fetch_prepared(
-        "SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%b)",
-        [[opening_key(row.external_id) for row in rows]],
-    )}
-    used = [r[0] for r in locked.values() if r[4] > 0]
-    sums: dict[int, tuple[int, int]] = {}
-    if used:
-        sums = {int(a): (int(av), int(pe)) for a, av, pe in fetch_prepared(
-            "SELECT account_id, COALESCE(SUM(remaining) FILTER (WHERE available_on <= %s), 0),"
-            " COALESCE(SUM(remaining) FILTER (WHERE available_on > %s), 0) FROM loyalty_lot"
-            " WHERE account_id = ANY(%b) AND remaining > 0 AND (expires_on IS NULL OR expires_on > %s)"
-            " GROUP BY account_id",
-            [today, today, used, today],
-        )}
-
-    results: dict[int, OpeningResult] = {}
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for row in rows:
-        key, print_ = opening_key(row.external_id), opening_fingerprint(row.external_id, row.points)
-        account_id, _member_id, balance, debt, version, status = locked[row.member_id]
-        refused = _opening_refusal(row, done.get(key), print_, status)
-        if refused is not None:
-            results[row.member_id] = refused
-            continue
-        repaid = min(debt, row.points)
-        available, pending = sums.get(account_id, (0, 0))
-        result = {"member": row.external_id, "points": row.points,
-                  "balance": {"available": available + row.points - repaid - (debt - repaid), "pending": pending}}
-        for column, value in zip(columns, (account_id, key, print_, json.dumps(result), row.points,
-                                           row.points - repaid, repaid, balance + row.points, version + 1,
-                                           debt - repaid), strict=True):
-            column.append(value)
-        results[row.member_id] = OpeningResult(row.member_id, OPENING_BOOKED, row.points)
-    if columns[0]:
-        actor_id = actor.pk if getattr(actor, "pk", None) else None
-        actor_label = str(actor) if actor else ""
-        stamp = Operation._meta.get_field("created_at").get_default()  # when recorded, as the ORM stamps it
-        fetch_prepared(_OPENINGS_SQL, [
-            *columns,
-            OperationKind.IMPORT, actor_id, actor_label, stamp,
-            EntrySource.IMPORT, today, _opening_expiry(today, validity_days), stamp,
-            system_account_id(SystemAccount.IMPORTED), EntryKind.EARN, EntrySource.IMPORT,
-            opening_description(source_label), now, stamp,
-        ])
-    return [results[row.member_id] for row in rows]
+    today = clock.today()
+    credits = credits_post(
+        [CreditRow(member_id=row.member_id, key=opening_key(row.external_id), points=row.points,
+                   request=opening_request(row.external_id, row.points),
+                   result={"member": row.external_id, "points": row.points}, reference=opening_key(row.external_id))
+         for row in rows],
+        kind=OperationKind.IMPORT, source=EntrySource.IMPORT, counter=SystemAccount.IMPORTED,
+        description=opening_description(source_label), available_on=today,
+        expires_on=_opening_expiry(today, validity_days), actor=actor, set_based=set_based,
+    )
+    return [_opening_result(credit) for credit in credits]
 
 
 def _opening_expiry(earned_on: date, validity_days: int | None) -> date | None:
@@ -710,98 +904,161 @@ def _opening_expiry(earned_on: date, validity_days: int | None) -> date | None:
     return earned_on + timedelta(days=validity_days) if validity_days else None
 
 
-def _opening_refusal(
-    row: OpeningRow, done: tuple[str, Any] | None, print_: str, status: str
-) -> OpeningResult | None:
-    """Why this member's opening balance is not booked now, or ``None`` to book it."""
+def _opening_result(credit: CreditResult) -> OpeningResult:
     from django.utils.translation import gettext
 
-    from members.models import MemberStatus
-
-    if done is not None:
-        stored_print, stored = done
-        if stored_print == print_:
-            return OpeningResult(row.member_id, OPENING_ALREADY, row.points, existing_points=row.points)
-        existing = (json.loads(stored) if isinstance(stored, str) else stored or {}).get("points")
-        return OpeningResult(row.member_id, OPENING_REJECTED, row.points, existing_points=existing, reason=gettext(
+    if credit.status == CREDIT_BOOKED:
+        return OpeningResult(credit.member_id, OPENING_BOOKED, credit.points)
+    if credit.status == CREDIT_REPLAYED:
+        return OpeningResult(credit.member_id, OPENING_ALREADY, credit.points, existing_points=credit.points)
+    if credit.status == CREDIT_CONFLICT:
+        existing = (credit.stored or {}).get("points")
+        return OpeningResult(credit.member_id, OPENING_REJECTED, credit.points, existing_points=existing,
+                             reason=gettext(
             "An opening balance of %(existing)s P was already imported for this member; this row says %(points)s P. "
             "Correct the difference with a manual adjustment."
-        ) % {"existing": existing, "points": row.points})
-    if status in (MemberStatus.WITHDRAWN, MemberStatus.MERGED, MemberStatus.SUSPENDED):
-        return OpeningResult(row.member_id, OPENING_REJECTED, row.points, reason=gettext(
-            "The member is %(status)s: no points can be booked."
-        ) % {"status": MemberStatus(status).label})
-    return None
+        ) % {"existing": existing, "points": credit.points})
+    return OpeningResult(credit.member_id, OPENING_REJECTED, credit.points, reason=gettext(
+        "The member is %(status)s: no points can be booked."
+    ) % {"status": MemberStatus(credit.member_status).label})
 
 
-_OPENINGS_SQL = """
-WITH d AS (
-    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[],
-                         %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
-        WITH ORDINALITY AS d(account_id, key, fingerprint, result, points, remaining, repaid, balance_after,
-                             version, debt, n)
+# Expiry, a range of accounts at once -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    account_id: int
+    member_id: int
+    points: int
+    operation_id: int
+
+
+def expiry_key(account_id: int, version: int, today: date) -> str:
+    """The key of one account's expiry run: the version read with the lock makes a replay on an
+    unchanged account a no-op, while points put back into an expired lot later expire next run."""
+    return f"expire:{account_id}:v{version}:{today.isoformat()}"
+
+
+def expiry_request(account_id: int, today: date) -> dict[str, Any]:
+    return {"account": account_id, "today": today}
+
+
+def expiries_post(
+    *, account_id_from: int, account_id_to: int, today: date, describe: Callable[[date], str]
+) -> list[ExpiryResult]:
+    """Expire the due lots of the member accounts with ids in ``[account_id_from, account_id_to)``,
+    writing for each account exactly what ``services.expiry.account_expire_due`` writes.
+
+    Per account with lots whose ``expires_on`` is on or before ``today`` and something left: one
+    operation (:func:`expiry_key`), each such lot emptied with its movement (in expiry order,
+    as :meth:`Posting.lots_take` takes them), one entry per expiry date (soonest first,
+    ``describe(date)`` as its description) chaining version and balance after, each with its
+    counter-entry on the ``expired`` account. The accounts are locked in id order, and what is
+    due is read after the lock (a twin run that committed meanwhile left nothing due).
+    PostgreSQL only (one statement for the range); runs inside the caller's transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("expiries_post runs inside the caller's transaction")
+    if connection.vendor != "postgresql":
+        raise RuntimeError("expiries_post is set-based SQL for PostgreSQL; elsewhere expire account by account")
+    locked = {int(r[0]): r for r in fetch_prepared(
+        "SELECT a.id, a.member_id, a.balance, a.debt, a.version FROM loyalty_account a"
+        " WHERE a.id >= %s AND a.id < %s AND a.member_id IS NOT NULL AND EXISTS (SELECT 1 FROM loyalty_lot l"
+        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_on <= %s) ORDER BY a.id FOR UPDATE OF a",
+        [account_id_from, account_id_to, today],
+    )}
+    if not locked:
+        return []
+    due = fetch_prepared(
+        "SELECT id, account_id, remaining, expires_on FROM loyalty_lot WHERE account_id = ANY(%b)"
+        " AND remaining > 0 AND expires_on <= %s ORDER BY account_id, expires_on, id",
+        [list(locked), today],
+    )
+    if not due:
+        return []
+    sums = _open_lot_sums(sorted({int(lot[1]) for lot in due}), today)
+    accounts: list[list[Any]] = [[] for _ in range(6)]  # id, key, fingerprint, result, balance, version
+    lots: list[list[Any]] = [[] for _ in range(3)]  # id, key, remaining
+    entries: list[list[Any]] = [[] for _ in range(7)]  # key, account, points, balance after, version, ref, text
+    totals: dict[int, int] = {}
+    descriptions: dict[date, str] = {}
+    for account_id, account_lots in _grouped(due):
+        _id, _member_id, balance, debt, version = locked[account_id]
+        key = expiry_key(account_id, version, today)
+        by_date: dict[date, int] = {}
+        for lot_id, _account, remaining, expires_on in account_lots:
+            by_date[expires_on] = by_date.get(expires_on, 0) + remaining
+            for column, value in zip(lots, (lot_id, key, remaining), strict=True):
+                column.append(value)
+        for expires_on, points in sorted(by_date.items()):
+            balance, version = balance - points, version + 1
+            if expires_on not in descriptions:
+                descriptions[expires_on] = describe(expires_on)
+            for column, value in zip(entries, (key, account_id, points, balance, version, expires_on.isoformat(),
+                                               descriptions[expires_on]), strict=True):
+                column.append(value)
+        totals[account_id] = sum(by_date.values())
+        available, pending = sums.get(account_id, (0, 0))
+        result = {"points": totals[account_id], "balance": {"available": available - debt, "pending": pending}}
+        for column, value in zip(accounts, (account_id, key, request_digest(expiry_request(account_id, today)),
+                                            json.dumps(result), balance, version), strict=True):
+            column.append(value)
+    stamp = Operation._meta.get_field("created_at").get_default()
+    booked = fetch_prepared(_EXPIRIES_SQL, [
+        *accounts, OperationKind.EXPIRE, stamp, *lots, *entries,
+        system_account_id(SystemAccount.EXPIRED), EntryKind.EXPIRE, EntrySource.SYSTEM, clock.now(), stamp,
+    ])
+    operation_ids = {str(key): int(pk) for pk, key in booked}
+    return [ExpiryResult(account_id, int(locked[account_id][1]), totals[account_id], operation_ids[key])
+            for account_id, key in zip(accounts[0], accounts[1], strict=True)]
+
+
+def _grouped(lots: list[tuple[Any, ...]]) -> Iterable[tuple[int, list[tuple[Any, ...]]]]:
+    """The due lots (ordered by account) by account id."""
+    from itertools import groupby
+
+    for account_id, group in groupby(lots, key=lambda lot: int(lot[1])):
+        yield account_id, list(group)
+
+
+_EXPIRIES_SQL = """
+WITH a AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::jsonb[], %b::bigint[], %b::bigint[])
+        WITH ORDINALITY AS a(account_id, key, fingerprint, result, balance, version, n)
 ),
 ops AS (
     INSERT INTO loyalty_operation (kind, key, fingerprint, result, actor_id, actor_label, created_at)
-    SELECT %s::text, d.key, d.fingerprint, d.result, %s::bigint, %s::text, %s::timestamptz FROM d ORDER BY d.n
+    SELECT %s::text, a.key, a.fingerprint, a.result, NULL, '', %s::timestamptz FROM a ORDER BY a.n
     RETURNING id, key
 ),
-lots AS (
-    INSERT INTO loyalty_lot (account_id, operation_id, source, points, remaining, available_on, expires_on,
-                             moved_from_id, created_at)
-    SELECT d.account_id, o.id, %s::text, d.points, d.remaining, %s::date, %s::date, NULL, %s::timestamptz
-    FROM d JOIN ops o ON o.key = d.key ORDER BY d.n
-    RETURNING id, account_id, operation_id
+l AS (
+    SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[]) WITH ORDINALITY AS l(lot_id, key, remaining, n)
+),
+emptied AS (
+    UPDATE loyalty_lot SET remaining = 0 FROM l WHERE loyalty_lot.id = l.lot_id
 ),
 moves AS (
     INSERT INTO loyalty_lotmovement (lot_id, operation_id, points)
-    SELECT l.id, l.operation_id, -d.repaid FROM d JOIN lots l ON l.account_id = d.account_id
-    WHERE d.repaid > 0 ORDER BY d.n
+    SELECT l.lot_id, o.id, -l.remaining FROM l JOIN ops o ON o.key = l.key ORDER BY l.n
+),
+e AS (
+    SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[])
+        WITH ORDINALITY AS e(key, account_id, points, balance_after, version, reference, description, n)
 ),
 entries AS (
     INSERT INTO loyalty_ledgerentry (operation_id, account_id, kind, source, points, balance_after, version,
                                      reference, order_id, description, internal_note, lot_id, occurred_at,
                                      created_at)
-    SELECT l.operation_id, CASE WHEN s.side = 0 THEN d.account_id ELSE %s::bigint END, %s::text, %s::text,
-           CASE WHEN s.side = 0 THEN d.points ELSE -d.points END,
-           CASE WHEN s.side = 0 THEN d.balance_after END, CASE WHEN s.side = 0 THEN d.version END,
-           d.key, '', %s::text, '', CASE WHEN s.side = 0 THEN l.id END, %s::timestamptz, %s::timestamptz
-    FROM d JOIN lots l ON l.account_id = d.account_id CROSS JOIN (VALUES (0), (1)) AS s(side)
-    ORDER BY d.n, s.side
+    SELECT o.id, CASE WHEN s.side = 0 THEN e.account_id ELSE %s::bigint END, %s::text, %s::text,
+           CASE WHEN s.side = 0 THEN -e.points ELSE e.points END,
+           CASE WHEN s.side = 0 THEN e.balance_after END, CASE WHEN s.side = 0 THEN e.version END,
+           e.reference, '', e.description, '', NULL, %s::timestamptz, %s::timestamptz
+    FROM e JOIN ops o ON o.key = e.key CROSS JOIN (VALUES (0), (1)) AS s(side)
+    ORDER BY e.n, s.side
 ),
 accounts AS (
-    UPDATE loyalty_account a SET balance = d.balance_after, version = d.version, debt = d.debt
-    FROM d WHERE a.id = d.account_id
+    UPDATE loyalty_account t SET balance = a.balance, version = a.version FROM a WHERE t.id = a.account_id
 )
-SELECT COUNT(*) FROM ops
+SELECT id, key FROM ops
 """
-
-
-def _openings_row_by_row(
-    rows: Sequence[OpeningRow], *, validity_days: int | None, actor: Any, source_label: str
-) -> list[OpeningResult]:
-    """The plain path (SQLite): each member through the door, as ``points_import_opening`` posts it."""
-    statuses = dict(Member.objects.filter(pk__in=[row.member_id for row in rows]).values_list("pk", "status"))
-    results = []
-    for row in rows:
-        key, print_ = opening_key(row.external_id), opening_fingerprint(row.external_id, row.points)
-        found = fetch_prepared("SELECT fingerprint, result FROM loyalty_operation WHERE key = %s", [key])
-        refused = _opening_refusal(row, tuple(found[0]) if found else None, print_,
-                                   statuses.get(row.member_id, ""))
-        if refused is not None:
-            results.append(refused)
-            continue
-        door = operation_begin(kind=OperationKind.IMPORT, key=key, request=opening_request(row.external_id, row.points),
-                               lock=[row.member_id], actor=actor)
-        if isinstance(door, Replayed):
-            results.append(OpeningResult(row.member_id, OPENING_ALREADY, row.points, existing_points=row.points))
-            continue
-        account, posting = door.account(row.member_id), door.posting
-        lot = posting.lot_create(account, row.points, source=EntrySource.IMPORT, available_on=door.today,
-                                 expires_on=_opening_expiry(door.today, validity_days))
-        posting.move(account, row.points, kind=EntryKind.EARN, source=EntrySource.IMPORT,
-                     counter=SystemAccount.IMPORTED, lot=lot, description=opening_description(source_label),
-                     reference=key)
-        posting.close({"member": row.external_id, "points": row.points, "balance": posting.balance(account)})
-        results.append(OpeningResult(row.member_id, OPENING_BOOKED, row.points))
-    return results

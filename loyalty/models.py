@@ -81,6 +81,7 @@ class OperationKind(models.TextChoices):
     MERGE = "merge", _("Merge")
     IMPORT = "import", _("Opening balance")
     CAMPAIGN = "campaign", _("Campaign grant")
+    BIRTHDAY = "birthday", _("Birthday bonus")
 
 
 class Operation(models.Model):
@@ -127,6 +128,7 @@ class EntrySource(models.TextChoices):
     MANUAL = "manual", _("Manual")
     IMPORT = "import", _("Import")
     REFERRAL = "referral", _("Referral")
+    BIRTHDAY = "birthday", _("Birthday")
     SYSTEM = "system", _("System")
 
 

@@ -16,6 +16,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import AuditHistoryMixin
+from audit.readonly import ReadOnlyAdminMixin
 
 from .models import PersonalDataAccess, PersonalDataAccessMember, Store, Tier, TierChange
 from .paging import EstimatedCountPaginator
@@ -122,7 +123,7 @@ admin.site.index_title = _("Operations")
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(admin.ModelAdmin):
+class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Tier history: written by the tier services only (qualification, evaluation, a floor set
     by staff), read here by everyone; nobody adds, edits or deletes it, superusers included."""
 
@@ -139,18 +140,9 @@ class TierChangeAdmin(admin.ModelAdmin):
         term = search_term.strip()
         return (queryset.filter(member__external_id=term) if term else queryset), False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(admin.ModelAdmin):
+class PersonalDataAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The personal-data access log (개인정보 접근 기록), for administrators: who reached which
     members' personal data, when, how and why. Kept as written: nobody edits or deletes it."""
 
@@ -180,12 +172,3 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
         return format_html_join(", ", '<a href="{}">{}</a>', (
             (reverse("admin:members_member_change", args=[row.member_id]), row.member.external_id) for row in rows
         ))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

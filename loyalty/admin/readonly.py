@@ -21,6 +21,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from audit.readonly import ReadOnlyAdminMixin
 from members.models import Member
 from members.paging import EstimatedCountPaginator
 
@@ -54,7 +55,7 @@ def pk_filter(term: str) -> Q:
     return Q(pk=int(term)) if term.isdigit() and len(term) < 19 else Q(pk__in=[])
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """History is written by the loyalty services only; staff read it here, quickly.
 
     Nobody may add, change or delete a row, superusers included: the ledger corrects a
@@ -67,15 +68,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions: Any = ()
     ordering = ("-id",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def search_filter(self, term: str) -> Q:
         """The rows ``term`` names exactly; every branch must be an equality on an indexed column."""
