@@ -228,3 +228,22 @@ class MissionProgress(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "member", "period"], name="mission_progress_once"),
         ]
+
+
+class GrantChunk(models.Model):
+    """One chunk of a grant run: the members of an id range it grants to, fixed (with their
+    budget reserved) the first time the chunk runs, so a replay grants exactly the same members."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="grant_chunks")
+    run = models.PositiveIntegerField(_("run"))
+    id_from = models.BigIntegerField(_("from member id"))
+    id_to = models.BigIntegerField(_("to member id"))
+    member_ids = models.JSONField(_("members granted"), default=list)
+    held_out = models.PositiveIntegerField(_("members held out"), default=0)
+    points = models.BigIntegerField(_("points reserved"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("grant chunk")
+        verbose_name_plural = _("grant chunks")
+        constraints = [models.UniqueConstraint(fields=["campaign", "run", "id_from"], name="grant_chunk_once")]
