@@ -1,16 +1,15 @@
 """A campaign's budget, kept in slices so that concurrent purchases do not queue on one row.
 
-The budget is split over :data:`SLICES` rows at launch. A purchase reserves from the slice its
-member id points at, skipping slices another transaction holds (``FOR UPDATE SKIP LOCKED``)
-and falling over to the next; only when every slice with points left is held does it wait for
-one. A slice never goes below zero (a check constraint), so the points reserved over all
+The budget is split over :data:`SLICES` rows at launch. A purchase reserves its whole bonus
+from one slice, starting at the one its member id points at and skipping slices another
+transaction holds (``FOR UPDATE SKIP LOCKED``); only when no free slice covers it (the
+budget's tail) does it walk the slices in number order, waiting where it must. A slice never
+goes below zero (a check constraint), so the points reserved over all
 purchases never exceed the budget, whatever the concurrency. The reservation is part of the
 purchase's transaction: a purchase rolled back gives its points back with it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.db import connection, transaction
 
@@ -34,45 +33,54 @@ def budget_left(campaign_id: int) -> int:
     return sum(BudgetSlice.objects.filter(campaign_id=campaign_id).values_list("remaining", flat=True))
 
 
-_TAKE = """
+# 1. a slice that covers the whole bonus, starting at the member's, skipping held ones.
+_TAKE_WHOLE = """
+    WITH pick AS (
+        SELECT id FROM campaigns_budgetslice
+        WHERE campaign_id = %(campaign)s AND remaining >= %(wanted)s
+        ORDER BY (number + %(count)s - %(start)s) %% %(count)s
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE campaigns_budgetslice s SET remaining = s.remaining - %(wanted)s FROM pick
+    WHERE s.id = pick.id RETURNING s.number, %(wanted)s
+"""
+# 2. otherwise: the next slice with points, in number order, waiting for it if held.
+_TAKE_NEXT = """
     WITH pick AS (
         SELECT id, LEAST(remaining, %(wanted)s) AS take FROM campaigns_budgetslice
-        WHERE campaign_id = %(campaign)s AND remaining > 0 AND NOT (id = ANY(%(tried)s))
-        ORDER BY (number + %(count)s - %(start)s) %% %(count)s
-        LIMIT 1 FOR UPDATE {wait}
+        WHERE campaign_id = %(campaign)s AND remaining > 0 AND number > %(after)s
+        ORDER BY number
+        LIMIT 1 FOR UPDATE
     )
     UPDATE campaigns_budgetslice s SET remaining = s.remaining - pick.take FROM pick
-    WHERE s.id = pick.id RETURNING s.id, pick.take
+    WHERE s.id = pick.id RETURNING s.number, pick.take
 """
 
 
 def budget_reserve(campaign_id: int, member_id: int, wanted: int) -> int:
     """Take up to ``wanted`` points from the campaign's slices; return how many were taken.
 
-    Must run inside the purchase's transaction (the locks are held to its end).
+    Must run inside the purchase's transaction (the locks are held to its end). Deadlock-free:
+    step 1 locks one slice and never waits; step 2 (the budget's tail, or every covering slice
+    held at this instant) waits only while walking the slices in number order, so no two
+    purchases ever wait for each other in a cycle.
     """
     if wanted <= 0:
         return 0
     if connection.vendor != "postgresql":  # one writer at a time: no slice is ever held
         return _reserve_in_order(campaign_id, wanted)
-    taken, tried = 0, [0]
     with connection.cursor() as cursor:
+        cursor.execute(_TAKE_WHOLE, {"wanted": wanted, "campaign": campaign_id, "count": SLICES,
+                                     "start": member_id % SLICES})
+        if cursor.fetchone() is not None:
+            return wanted
+        taken, after = 0, -1
         while taken < wanted:
-            params: dict[str, Any] = {"wanted": wanted - taken, "campaign": campaign_id, "tried": tried,
-                      "count": SLICES, "start": member_id % SLICES}
-            cursor.execute(_TAKE.format(wait="SKIP LOCKED"), params)
+            cursor.execute(_TAKE_NEXT, {"wanted": wanted - taken, "campaign": campaign_id, "after": after})
             row = cursor.fetchone()
-            if row is None:  # every slice left is held by someone else, or none has points
-                cursor.execute("SELECT 1 FROM campaigns_budgetslice WHERE campaign_id = %s AND remaining > 0 "
-                               "AND NOT (id = ANY(%s)) LIMIT 1", [campaign_id, tried])
-                if cursor.fetchone() is None:
-                    break
-                cursor.execute(_TAKE.format(wait=""), params)  # wait for one
-                row = cursor.fetchone()
-                if row is None:
-                    continue  # it emptied while we waited: look again
-            tried.append(row[0])
-            taken += row[1]
+            if row is None:
+                break
+            after, taken = row[0], taken + row[1]
     return taken
 
 
