@@ -8,8 +8,17 @@ functions and apply the result to the ledger. The stacking order is stated once,
 2. product/category bonus rules on matching items (fixed points × quantity, plus the rate
    on the item amount);
 3. each rule's line is cut to what its per-member day and month caps leave;
-4. multipliers (the tier's, then each running campaign's) add ``floor(base × (factor − 1))``
-   on the purchase-rate lines only, so bonuses are never multiplied twice.
+4. the tier's multiplier adds ``floor(base × (factor − 1))`` on the purchase-rate lines only,
+   so bonuses are never multiplied twice;
+5. each campaign that applies (:class:`Boost`, in campaign id order) adds one line: its
+   multiplier on the same base (``floor(base × (factor − 1))``, never on the tier's line or on
+   another campaign's), plus its bonus (fixed points per matching item, or once per order when
+   it names no product or category, plus its rate on the matching amount), when the order reaches
+   its minimum spend. A held-out member (control group) gets no campaign line. An activity or a
+   birthday is boosted the same way, its rule's points being the base;
+6. the campaigns app then cuts each campaign line to the member's cap and the budget left
+   (it can only lower a line, never raise one) and adds a mission's completion bonus
+   (:mod:`loyalty.boosts`); :func:`with_campaign_lines` puts the final lines in place.
 
 Every line rounds down (floor) on its own.
 """
@@ -63,11 +72,29 @@ class Multiplier:
 
 
 @dataclass(frozen=True)
+class Boost:
+    """What a campaign that applies to this operation offers (see the module docstring, step 5)."""
+
+    campaign_id: int
+    name: str
+    factor: Decimal = Decimal("1")
+    points: int = 0  # per matching item, or once per order / activity when no sku or category is named
+    rate_points: int = 0
+    rate_amount: Decimal = Decimal("0")
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    min_amount: Decimal = Decimal("0")
+    control: bool = False  # held out: recorded as exposed, pays nothing
+    mission: bool = False  # counts towards a mission; pays only on completion (step 6)
+
+
+@dataclass(frozen=True)
 class Line:
     source: str  # "rule", "tier" or "campaign"
     name: str
     points: int
     rule_id: int | None = None
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,11 +139,50 @@ def capped(points: int, cap_left: int | None) -> int:
     return max(0, min(points, cap_left))
 
 
+def _boost_rate(amount: Decimal, boost: Boost) -> int:
+    if boost.rate_points <= 0 or boost.rate_amount <= 0 or amount <= 0:
+        return 0
+    return floor_points(amount * boost.rate_points / boost.rate_amount)
+
+
+def boost_points(boost: Boost, base: int, order: Order | None) -> int:
+    """What one campaign adds on ``base`` points (and on the order, for a purchase): step 5."""
+    if boost.control or boost.mission:
+        return 0
+    if order is not None and order.amount < boost.min_amount:
+        return 0
+    extra = floor_points(base * (boost.factor - 1)) if boost.factor > 1 else 0
+    if order is not None and (boost.skus or boost.categories):
+        matching = [item for item in order.items
+                    if (item.sku and item.sku in boost.skus) or (item.category and item.category in boost.categories)]
+        extra += sum(boost.points * max(item.quantity, 0) + _boost_rate(item.amount, boost) for item in matching)
+    else:
+        extra += boost.points + (_boost_rate(order.amount, boost) if order is not None else 0)
+    return max(extra, 0)
+
+
+def boost_lines(boosts: Sequence[Boost], base: int, order: Order | None = None) -> tuple[Line, ...]:
+    """The campaign lines, one per paying campaign, in campaign id order."""
+    lines = []
+    for boost in sorted(boosts, key=lambda b: b.campaign_id):
+        points = boost_points(boost, base, order)
+        if points > 0:
+            lines.append(Line("campaign", boost.name, points, campaign_id=boost.campaign_id))
+    return tuple(lines)
+
+
+def with_campaign_lines(earning: Earning, lines: Sequence[Line]) -> Earning:
+    """``earning`` with its campaign lines replaced by ``lines`` (step 6: what was granted)."""
+    kept = tuple(line for line in earning.lines if line.source != "campaign")
+    return Earning(kept + tuple(line for line in lines if line.points > 0))
+
+
 def purchase_earning(
     order: Order,
     rules: Sequence[RuleSpec],
     multipliers: Sequence[Multiplier] = (),
     caps_left: Mapping[int, int | None] | None = None,
+    boosts: Sequence[Boost] = (),
 ) -> Earning:
     """The points an order earns, line by line (see the module docstring for the order)."""
     caps_left = caps_left or {}
@@ -143,13 +209,17 @@ def purchase_earning(
         extra = floor_points(base * (multiplier.factor - 1))
         if extra > 0:
             lines.append(Line(multiplier.source, multiplier.name, extra))
+    lines.extend(boost_lines(boosts, base, order))
     return Earning(tuple(lines))
 
 
-def fixed_earning(rule: RuleSpec, cap_left: int | None) -> Earning:
-    """An activity, referral, sign-up or birthday rule: its fixed points within the caps."""
+def fixed_earning(rule: RuleSpec, cap_left: int | None, boosts: Sequence[Boost] = ()) -> Earning:
+    """An activity, referral, sign-up or birthday rule: its fixed points within the caps, and
+    what the campaigns that boost it add (step 5, the rule's points as the base)."""
     points = capped(rule.points, cap_left)
-    return Earning((Line("rule", rule.name, points, rule.id),) if points > 0 else ())
+    if points <= 0:
+        return Earning()
+    return Earning((Line("rule", rule.name, points, rule.id), *boost_lines(boosts, points)))
 
 
 @dataclass(frozen=True)

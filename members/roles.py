@@ -27,13 +27,16 @@ _READ = [
     "loyalty.view_account", "loyalty.view_operation", "loyalty.view_ledgerentry", "loyalty.view_lot",
     "loyalty.view_purchase", "loyalty.view_refund", "loyalty.view_redemption", "loyalty.view_activity",
     "loyalty.view_adjustment", "loyalty.view_earningrule", "loyalty.view_programpolicy",
+    "campaigns.view_campaign", "campaigns.view_segment",
 ]
 _PERSONAL_DATA = ["members.view_personal_data"]
 _OPERATE = [
     "members.add_member", "members.change_member", "members.import_members", "members.export_members",
     "loyalty.add_adjustment",  # a request; above the threshold an approver decides
+    # campaigns are drafted and paused by operators; launching is the approver's
+    "campaigns.add_campaign", "campaigns.change_campaign", "campaigns.add_segment", "campaigns.change_segment",
 ]
-_APPROVE = ["loyalty.approve_adjustment"]
+_APPROVE = ["loyalty.approve_adjustment", "campaigns.launch_campaign"]
 _ADMINISTER = [
     "members.add_tier", "members.change_tier", "members.add_store", "members.change_store",
     "members.view_personaldataaccess",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from members.models import Member, MemberStatus, Store
 
 from .. import clock
+from ..boosts import BoostContext, boosts_claim, boosts_offer, fixed_points_boosted
 from ..errors import InvalidRequest
 from ..ledger import Locked, Posting, Replayed, durable, operation_begin
 from ..models import (
@@ -150,7 +151,14 @@ def purchase_record(
     if member.tier_id and member.tier and member.tier.earn_multiplier > 1:
         multipliers.append(Multiplier("tier", member.tier.name, member.tier.earn_multiplier))
     order = Order(amount=value, channel=channel, items=parsed_items)
-    earning = purchase_earning(order, rules, multipliers, caps_left(account, rules, earned_on))
+    context = BoostContext(
+        member_id=member.pk, tier_id=member.tier_id, channel=channel, store_code=store.code if store else "",
+        occurred_at=occurred_at, earned_on=earned_on, operation_key=f"purchase:{order_id}",
+        programme_version=door.programme_version, order=order,
+    )
+    offer = boosts_offer(context)
+    earning = purchase_earning(order, rules, multipliers, caps_left(account, rules, earned_on), offer.boosts)
+    earning = boosts_claim(context, offer, earning)
 
     lot = None
     available_on, expires_on = earned_on, None
@@ -223,7 +231,12 @@ def activity_record(
     if spec is None:
         reason = _("No active rule pays for this activity type.")
     else:
-        earning = fixed_earning(spec, caps_left(account, [spec], earned_on)[spec.id])
+        context = BoostContext(
+            member_id=member.pk, tier_id=member.tier_id, channel=member.channel, store_code="",
+            occurred_at=occurred_at, earned_on=earned_on, operation_key=f"activity:{type}:{reference}",
+            programme_version=door.programme_version, event=type,
+        )
+        earning = fixed_points_boosted(context, spec, caps_left(account, [spec], earned_on)[spec.id])
         points = earning.points
         if points <= 0:
             reason = _("The earning cap for this activity is reached.")
@@ -246,6 +259,9 @@ def activity_record(
                                   pending_points=posting.unwritten_points(account, TIER_POINT_KINDS))
         result: dict[str, Any] = {"points": points, "rule": spec.name if spec else None,
                                   "balance": posting.balance(account)}
+        if len(earning.lines) > 1:  # a campaign added to the rule's points: say which
+            result["breakdown"] = [{"source": line.source, "name": line.name, "points": line.points}
+                                   for line in earning.lines]
     else:
         result = {"points": 0, "reason": reason, "balance": posting.balance(account)}
     return Outcome(posting.close(result), created=points > 0)

@@ -1,0 +1,88 @@
+"""Who a campaign or a segment reaches: one queryset builder, and the stable holdout draw.
+
+Every criterion of a segment becomes one ``filter`` on the member table, so the same queryset
+serves the count, the simulation, a grant's fan-out and the purchase-time check. The window
+criteria (spend, points, inactivity) are correlated subqueries on indexed columns: purchases by
+(member, occurred_at) and ledger entries by (account, occurred_at).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from loyalty.models import EntryKind, LedgerEntry, Purchase
+from members.models import Member, MemberStatus
+
+from .models import Campaign, Segment
+
+OPEN_STATUSES = (MemberStatus.ACTIVE,)
+
+
+def segment_members(segment: Segment, *, now: datetime) -> QuerySet[Member]:
+    """The active members ``segment`` describes, as of ``now``."""
+    members = Member.objects.filter(status__in=OPEN_STATUSES)
+    tier_ids = [tier.pk for tier in segment.tiers.all()]
+    if tier_ids:
+        members = members.filter(tier_id__in=tier_ids)
+    store_ids = [store.pk for store in segment.stores.all()]
+    if store_ids:
+        members = members.filter(home_store_id__in=store_ids)
+    if segment.channel:
+        members = members.filter(channel=segment.channel)
+    if segment.joined_from:
+        members = members.filter(joined_at__date__gte=segment.joined_from)
+    if segment.joined_until:
+        members = members.filter(joined_at__date__lte=segment.joined_until)
+    if segment.birthday_month:
+        members = members.filter(birthday__month=segment.birthday_month)
+    since = now - timedelta(days=segment.window_days)
+    if segment.min_spend is not None:
+        spend = (Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since).order_by()
+                 .values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount"))).values("total"))
+        members = members.annotate(window_spend=Coalesce(Subquery(spend), Decimal("0"))).filter(
+            window_spend__gte=segment.min_spend)
+    if segment.min_points is not None:
+        earned = (LedgerEntry.objects.filter(account__member_id=OuterRef("pk"), kind=EntryKind.EARN,
+                                             occurred_at__gte=since).order_by()
+                  .values("account_id").annotate(total=Sum("points")).values("total"))
+        members = members.annotate(window_points=Coalesce(Subquery(earned), 0)).filter(
+            window_points__gte=segment.min_points)
+    if segment.inactive_days:
+        recent = Purchase.objects.filter(member_id=OuterRef("pk"),
+                                         occurred_at__gte=now - timedelta(days=segment.inactive_days))
+        members = members.filter(~Exists(recent))
+    return members
+
+
+def campaign_members(campaign: Campaign, *, now: datetime) -> QuerySet[Member]:
+    """The members a campaign targets: its segment (or everyone active) narrowed by its tiers,
+    home stores and channels. Holdout members are included: they are drawn by :func:`held_out`."""
+    segment = campaign.segment
+    members = (segment_members(segment, now=now) if segment is not None
+               else Member.objects.filter(status__in=OPEN_STATUSES))
+    tier_ids = [tier.pk for tier in campaign.tiers.all()]
+    if tier_ids:
+        members = members.filter(tier_id__in=tier_ids)
+    store_ids = [store.pk for store in campaign.stores.all()]
+    if store_ids:
+        members = members.filter(Q(home_store_id__in=store_ids))
+    if campaign.channels:
+        members = members.filter(channel__in=list(campaign.channels))
+    return members
+
+
+def holdout_draw(campaign_id: int, member_id: int) -> Decimal:
+    """A number in [0, 100) fixed for this (campaign, member): the same draw on every purchase,
+    in every process, and independent between campaigns."""
+    digest = hashlib.sha256(f"campaign:{campaign_id}:member:{member_id}".encode()).digest()
+    return Decimal(int.from_bytes(digest[:8], "big")) * 100 / Decimal(2**64)
+
+
+def held_out(campaign_id: int, member_id: int, holdout_percent: Decimal) -> bool:
+    """Whether the member is in the campaign's control group (gets nothing, counted as exposed)."""
+    return holdout_percent > 0 and holdout_draw(campaign_id, member_id) < holdout_percent

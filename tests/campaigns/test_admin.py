@@ -1,0 +1,87 @@
+"""The campaigns admin: drafted on the form, launched by an approver's button, results shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignStatus, Segment
+from members.roles import OPERATOR, roles_sync
+from tests.campaigns.conftest import approver, draft, launched
+from tests.conftest import buy, new_member, unique
+
+pytestmark = pytest.mark.django_db
+
+
+def operator() -> User:
+    roles_sync()
+    user = User.objects.create_user(unique("operator"), password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPERATOR))
+    return User.objects.get(pk=user.pk)
+
+
+def test_an_operator_drafts_but_cannot_launch_and_an_approver_launches(client) -> None:
+    client.force_login(operator())
+    now = timezone.localtime()
+    response = client.post(reverse("admin:campaigns_campaign_add"), {
+        "name": "연말 2배", "kind": "multiplier", "starts_at_0": (now - timedelta(days=1)).strftime("%Y-%m-%d"),
+        "starts_at_1": "00:00:00", "ends_at_0": (now + timedelta(days=5)).strftime("%Y-%m-%d"), "ends_at_1": "00:00:00",
+        "multiplier": "2.00", "bonus_points": "0", "rate_points": "0", "rate_amount": "0", "skus": "[]",
+        "categories": "[]", "min_amount": "0", "activity_types": "[]", "mission_target": "0",
+        "mission_period": "month", "channels": "[]", "holdout_percent": "0", "point_value": "1",
+        "budget_points": "100000",
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    campaign = Campaign.objects.get(name="연말 2배")
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    assert 'id="campaign-launch"' not in page
+    client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "launch"]))
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
+
+    client.force_login(approver())
+    client.post(reverse("admin:campaigns_campaign_simulate", args=[campaign.pk]))
+    assert Campaign.objects.get(pk=campaign.pk).simulation["budget"] == 100000
+    client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "launch"]))
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.RUNNING
+
+
+def test_the_results_page_shows_reach_budget_and_the_chart_in_bounded_queries(admin_client) -> None:
+    campaign = launched(name="결과", budget_points=10_000, holdout_percent=Decimal("50"))
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+    def queries() -> tuple[int, str]:
+        admin_client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get(url).content.decode()
+        return len(captured.captured_queries), page
+
+    for _ in range(3):
+        buy(new_member(), "10000")
+    few, _page = queries()
+    for _ in range(9):
+        buy(new_member(), "10000")
+    many, page = queries()
+    assert many == few
+    assert 'id="campaign-results"' in page and "<svg" in page
+    assert Campaign.objects.get(pk=campaign.pk).awards.count() > 0
+
+
+def test_a_segment_page_shows_an_estimate_at_once(admin_client) -> None:
+    segment = Segment.objects.create(name="12월 생일", birthday_month=12)
+    page = admin_client.get(reverse("admin:campaigns_segment_change", args=[segment.pk])).content.decode()
+    assert "about" in page or "약" in page
+    assert admin_client.get(reverse("admin:campaigns_segment_changelist")).status_code == 200
+
+
+def test_a_draft_can_be_cancelled_and_a_cancelled_one_not_launched(admin_client) -> None:
+    campaign = draft(name="취소")
+    admin_client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "cancel"]))
+    admin_client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "launch"]))
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.CANCELLED
