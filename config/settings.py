@@ -265,8 +265,15 @@ BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "1"))
 # chunk (a chunk still running when it lapses is delivered again, and the chunk lock makes that
 # second delivery leave at once). Redis and SQS read it; tests set a few seconds.
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("DANGOL_CELERY_VISIBILITY_TIMEOUT", "300"))
+def celery_transport_options(visibility_timeout: int) -> dict[str, object]:
+    """Redis's unacknowledged messages are swept back every few seconds (kombu's default sweep
+    is interval × throttle = 100 s, which would add minutes to a short visibility timeout)."""
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 5)), "unacked_restore_throttle": 1}
+
+
 if not CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_VISIBILITY_TIMEOUT)
 # Publishing from a request (the outbox right after a commit) gives up after this many seconds:
 # a broker that is down delays the work (the outbox keeps it), never the request.
 BROKER_PUBLISH_TIMEOUT = float(os.environ.get("BROKER_PUBLISH_TIMEOUT", "1"))

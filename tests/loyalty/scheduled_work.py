@@ -84,7 +84,9 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: 
 @contextmanager
 def broker_in_use(settings: Any, url: str, *, visibility_timeout: int = 5) -> Iterator[None]:
     """Point this process's Celery app (and the settings the outbox reads) at ``url``."""
-    options = {"visibility_timeout": visibility_timeout}
+    from config.settings import celery_transport_options
+
+    options = celery_transport_options(visibility_timeout)
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options,
              celery_app.conf.task_always_eager)
     settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS = url, options
