@@ -98,7 +98,10 @@ def _publish(message: OutboxMessage, connection: Any) -> bool:
     """Send one locked message and mark it; on failure count the attempt and return false."""
     try:
         if current_app.conf.task_always_eager:
-            current_app.tasks[message.task].apply(kwargs=message.kwargs)
+            # Eager (the embedded quick start): run the task once the row's lock is released, outside
+            # any transaction, as a worker would (its durable services refuse to nest).
+            task, kwargs = current_app.tasks[message.task], message.kwargs
+            transaction.on_commit(lambda: task.apply(kwargs=kwargs))
         else:
             connection.ensure_connection(max_retries=0, timeout=max(1, round(settings.BROKER_PUBLISH_TIMEOUT)))
             current_app.send_task(message.task, kwargs=message.kwargs, connection=connection, retry=False)

@@ -99,3 +99,17 @@ def test_a_broker_that_accepts_and_never_answers_does_not_hold_the_request(setti
             assert time.monotonic() - started < 0.5
     finally:
         silent.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_in_eager_mode_the_confirmed_import_runs_at_once_outside_the_outbox_lock(settings, tmp_path):
+    from loyalty.services.imports import member_import_confirm
+    from tests.loyalty.scheduled_work import eager_tasks
+
+    job = previewed_job(settings, tmp_path)
+    with eager_tasks():  # the embedded quick start: no worker; durable services must not nest
+        assert member_import_confirm(job)
+    job.refresh_from_db()
+    assert job.state == ImportState.DONE
+    assert OutboxMessage.objects.get().dispatched_at is not None
