@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loyalty.schedules import schedules_seed as loyalty_schedules_seed
+
 SCHEDULES: list[dict[str, Any]] = [
     {
         "name": "Move campaign statuses and run due grants (every 5 minutes)",
@@ -19,12 +21,5 @@ SCHEDULES: list[dict[str, Any]] = [
 ]
 
 
-def schedules_seed(**kwargs: Any) -> None:
-    from django.conf import settings
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    for entry in SCHEDULES:
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            **entry["crontab"], day_of_week="*", day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE
-        )
-        PeriodicTask.objects.get_or_create(name=entry["name"], defaults={"task": entry["task"], "crontab": crontab})
+def schedules_seed(**kwargs: Any) -> list[str]:
+    return loyalty_schedules_seed(SCHEDULES)

@@ -170,6 +170,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "ko")
+
+# Notices to members (points expiring, tier drop) go through Django's mail backend.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+                               if not PRODUCTION else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@dangol.example")
 LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Asia/Seoul")
@@ -252,10 +260,33 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 # /health/ asks the broker with this bound on connecting and on each read (seconds).
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "1"))
+# A message a worker took and never acknowledged (the worker was killed) goes back to the queue
+# after this many seconds. Celery's default is an hour; it must stay longer than the longest
+# chunk (a chunk still running when it lapses is delivered again, and the chunk lock makes that
+# second delivery leave at once). Redis and SQS read it; tests set a few seconds.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("DANGOL_CELERY_VISIBILITY_TIMEOUT", "300"))
+def celery_transport_options(visibility_timeout: int) -> dict[str, object]:
+    """Redis's unacknowledged messages are swept back every few seconds (kombu's default sweep
+    is interval × throttle = 100 s, which would add minutes to a short visibility timeout)."""
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 5)), "unacked_restore_throttle": 1}
+
+
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_VISIBILITY_TIMEOUT)
+# Publishing from a request (the outbox right after a commit) gives up after this many seconds:
+# a broker that is down delays the work (the outbox keeps it), never the request.
+BROKER_PUBLISH_TIMEOUT = float(os.environ.get("BROKER_PUBLISH_TIMEOUT", "1"))
+# Batch work is split into chunks of this many ids (members or accounts), one Celery task each.
+DANGOL_CHUNK_SIZE = int(os.environ.get("DANGOL_CHUNK_SIZE", "10000"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the work, and put the message back when the worker dies under it (kill -9,
+# OOM): with acks_late alone Celery acknowledges a task whose worker was lost.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

@@ -327,6 +327,18 @@ class ProgramPolicy(models.Model):
     adjustment_approval_threshold = models.PositiveIntegerField(
         _("adjustments needing approval from (points)"), default=10000
     )
+    tier_evaluation_day = models.PositiveSmallIntegerField(
+        _("tier evaluation day of the month"), default=1, validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text=_("Downgrades happen only on this day (plus the tier's grace days); upgrades happen at once"),
+    )
+    tier_evaluation_every_months = models.PositiveSmallIntegerField(
+        _("tier evaluation every (months)"), default=1, validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text=_("1: every month; 3: January, April, July and October; 12: every January"),
+    )
+    tier_notice_days = models.PositiveSmallIntegerField(
+        _("tier drop notice (days ahead)"), default=14,
+        help_text=_("Members about to drop a tier are told this many days before the downgrade"),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -662,3 +674,124 @@ class DashboardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.taken_at:%Y-%m-%d %H:%M}"
+
+
+# Scheduled work: runs, chunks, the outbox and the notices sent ------------------------------
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Finished with errors")
+
+
+class ChunkStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class TaskRun(models.Model):
+    """One run of a scheduled task, split into chunks that workers take independently.
+
+    ``key`` names the run's work (``"points_expire:2025-03-10"``): a second delivery of the
+    orchestrator finds the run instead of starting another, so the day's work is done once.
+    ``counts`` sums the chunks' counts when the last chunk closes the run.
+    """
+
+    task = models.CharField(_("task"), max_length=100, db_index=True)
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    args = models.JSONField(_("arguments"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    chunks_failed = models.PositiveIntegerField(_("chunks failed"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("task run")
+        verbose_name_plural = _("task runs")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TaskChunk(models.Model):
+    """A range of ids ``[id_from, id_to)`` of a run, done by one chunk task exactly once."""
+
+    run = models.ForeignKey(TaskRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField(_("index"))
+    id_from = models.BigIntegerField(_("from id"))
+    id_to = models.BigIntegerField(_("to id (excluded)"))
+    status = models.CharField(_("status"), max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        verbose_name = _("task chunk")
+        verbose_name_plural = _("task chunks")
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="task_chunk_run_index")]
+
+    def __str__(self) -> str:
+        return f"{self.run.key} #{self.index}"
+
+
+class OutboxMessage(models.Model):
+    """A task that must run after a write, recorded in the write's own transaction.
+
+    Dispatched right after the commit when the broker answers, otherwise by the minutely
+    ``outbox_dispatch_task`` once it does: a broker outage delays the work and loses none.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    kwargs = models.JSONField(_("arguments"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="outbox_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk}"
+
+
+class NoticeKind(models.TextChoices):
+    POINTS_EXPIRING = "points_expiring", _("Points expiring soon")
+    TIER_DROP = "tier_drop", _("Tier will drop")
+
+
+class NoticeLog(models.Model):
+    """A notice sent to a member; ``key`` is unique, so a rerun never sends one twice."""
+
+    member = models.ForeignKey("members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
+                               related_name="notices")
+    kind = models.CharField(_("kind"), max_length=32, choices=NoticeKind.choices)
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    email = models.EmailField(_("email"))
+    language = models.CharField(_("language"), max_length=8)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("notice sent")
+        verbose_name_plural = _("notices sent")
+
+    def __str__(self) -> str:
+        return self.key

@@ -72,3 +72,19 @@ def window_sql(basis: str, today: date, months: int, *, member_ref: str, account
     since = local_midnight(months_before(today, months))
     return compiled(window_total(basis, since, member_id=RawSQL(member_ref, ()),  # noqa: S611 (aliases)
                                  account_id=RawSQL(account_ref, ())))  # noqa: S611
+
+
+def window_totals(basis: str, since: datetime, *, member_id_from: int, member_id_to: int) -> dict[int, Decimal]:
+    """Every window total of the members with ids in ``[member_id_from, member_id_to)`` at once
+    (batch work: one grouped statement per chunk), by :func:`window_total`'s definition."""
+    if basis == TierBasis.POINTS:
+        entries = LedgerEntry.objects.filter(
+            account__member_id__gte=member_id_from, account__member_id__lt=member_id_to,
+            kind__in=TIER_POINT_KINDS, occurred_at__gte=since,
+        )
+        by_member = entries.order_by().values("account__member_id").annotate(total=Sum("points"))
+        return {row["account__member_id"]: Decimal(row["total"] or 0) for row in by_member}
+    purchases = Purchase.objects.filter(member_id__gte=member_id_from, member_id__lt=member_id_to,
+                                        occurred_at__gte=since)
+    rows = purchases.order_by().values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount")))
+    return {row["member_id"]: Decimal(row["total"] or 0) for row in rows}

@@ -8,7 +8,7 @@ transaction (``on_saved``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -181,6 +181,33 @@ def member_tier_raise(*, member: Member, tier: Tier, note: str = "") -> None:
                               reason=TierChange.Reason.QUALIFIED, note=note)
     Member.objects.filter(pk=member.pk).update(tier=tier)
     member.tier = tier
+
+
+def member_tiers_evaluate(*, changes: Mapping[int, tuple[int, int]], note: str = "") -> list[int]:
+    """Apply a tier evaluation's changes ``{member_id: (from_tier_id, to_tier_id)}`` set-based.
+
+    Runs inside the caller's transaction. The members are locked in id order and a change
+    applies only while the member still holds ``from_tier`` (a purchase may have raised them
+    since the evaluation read them), so a rerun or a concurrent run changes nothing twice.
+    Returns the members changed; each change gets its tier history row.
+    """
+    if not changes:
+        return []
+    held = dict(Member.objects.select_for_update().filter(pk__in=list(changes)).order_by("pk")
+                .values_list("pk", "tier_id"))
+    by_target: dict[int, list[int]] = {}
+    history: list[TierChange] = []
+    for member_id, (from_tier_id, to_tier_id) in sorted(changes.items()):
+        if held.get(member_id) != from_tier_id or from_tier_id == to_tier_id:
+            continue
+        by_target.setdefault(to_tier_id, []).append(member_id)
+        history.append(TierChange(member_id=member_id, from_tier_id=from_tier_id, to_tier_id=to_tier_id,
+                                  reason=TierChange.Reason.EVALUATION, note=note[:200]))
+    now = timezone.now()
+    for to_tier_id, member_ids in by_target.items():
+        Member.objects.filter(pk__in=member_ids).update(tier_id=to_tier_id, updated_at=now)
+    TierChange.objects.bulk_create(history, batch_size=1000)
+    return [change.member_id for change in history]
 
 
 def member_mark_merged(*, source: Member, target: Member) -> None:

@@ -138,7 +138,8 @@ class ProgramPolicyForm(forms.ModelForm):
         model = ProgramPolicy
         fields = ["point_value", "currency", "redeem_min_points", "redeem_unit", "redeem_max_share", "excluded_skus",
                   "excluded_categories", "negative_balance_policy", "expiry_notice_days",
-                  "adjustment_approval_threshold"]
+                  "adjustment_approval_threshold", "tier_evaluation_day", "tier_evaluation_every_months",
+                  "tier_notice_days"]
         help_texts = {
             "point_value": _("What 1 point is worth in the currency when spent: the points liability is the "
                              "outstanding points times this."),
@@ -191,6 +192,8 @@ class ProgramPolicyAdmin(AuditHistoryMixin, admin.ModelAdmin):
                                       "excluded_skus", "excluded_categories")}),
         (_("Refunds, expiry and adjustments"), {"fields": ("negative_balance_policy", "expiry_notice_days",
                                                            "adjustment_approval_threshold", "updated_at")}),
+        (_("Tier evaluation"), {"fields": ("tier_evaluation_day", "tier_evaluation_every_months",
+                                           "tier_notice_days")}),
     )
 
     @admin.display(description=_("in plain words"))

@@ -149,12 +149,12 @@ def member_import_preview(job: MemberImport, *, chunk_rows: int = CHUNK_ROWS,
 
 def member_import_confirm(job: MemberImport) -> bool:
     """Queue a previewed job for the background run; false when it is not waiting for that."""
-    from ..tasks import member_import_run_task
+    from ..outbox import outbox_enqueue
 
     with transaction.atomic(durable=True):
         queued = MemberImport.objects.filter(pk=job.pk, state=ImportState.PREVIEWED).update(state=ImportState.QUEUED)
-        if queued:
-            transaction.on_commit(lambda: member_import_run_task.delay(job.pk))
+        if queued:  # through the outbox: with the broker down the run waits, it is not lost
+            outbox_enqueue("loyalty.member_import_run_task", job_id=job.pk)
     job.refresh_from_db()
     return bool(queued)
 

@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from loyalty.exports import LedgerEntryExportResource, MemberExportResource
-from loyalty.models import LedgerEntry
+from loyalty.models import LedgerEntry, OutboxMessage
 from loyalty.services.imports import member_import_run
 from loyalty.tasks import member_import_preview_task
 from members.imports.jobs import ImportState, MemberImport
@@ -103,11 +103,13 @@ def test_an_operator_uploads_sees_the_preview_and_confirms(client, operator, sto
     assert job.created_by == operator and job.state == ImportState.PREVIEWED
     assert job.preview["counts"]["created"] == 13 and job.preview["counts"]["rejected"] == 7
 
-    queued: list[int] = []
-    monkeypatch.setattr("loyalty.tasks.member_import_run_task.delay", queued.append)
+    sent: list[int] = []
+    monkeypatch.setattr("loyalty.outbox.outbox_dispatch_one", sent.append)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("admin:members_memberimport_confirm", args=[job.pk]))
-    assert response.status_code == 302 and queued == [job.pk]
+    message = OutboxMessage.objects.get(task="loyalty.member_import_run_task")  # the run, in the outbox
+    queued = [message.kwargs["job_id"]]
+    assert response.status_code == 302 and queued == [job.pk] and sent == [message.pk]
     member_import_run(queued[0])  # what the worker does
 
     status = client.get(reverse("admin:members_memberimport_status", args=[job.pk])).json()

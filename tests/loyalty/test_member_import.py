@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import translation
 
-from loyalty.models import Account, LedgerEntry, Lot, Operation, SystemAccount
+from loyalty.models import Account, LedgerEntry, Lot, Operation, OutboxMessage, SystemAccount
 from loyalty.services import member_register, points_import_opening
 from loyalty.services.imports import (
     member_import_confirm,
@@ -302,11 +302,13 @@ def test_confirming_queues_the_run_and_the_run_keeps_progress(stores, base_tier,
     job = upload(DATA / "members_utf8.csv")
     member_import_preview(job)
     seen: list[int] = []
-    with mock.patch("loyalty.tasks.member_import_run_task.delay") as delay, \
+    with mock.patch("loyalty.outbox.outbox_dispatch_one") as dispatch, \
             django_capture_on_commit_callbacks(execute=True):
         assert member_import_confirm(job)
     assert job.state == ImportState.QUEUED
-    delay.assert_called_once_with(job.pk)
+    message = OutboxMessage.objects.get()  # the run waits in the outbox until the broker takes it
+    assert (message.task, message.kwargs) == ("loyalty.member_import_run_task", {"job_id": job.pk})
+    dispatch.assert_called_once_with(message.pk)
     member_import_run(job.pk, chunk_rows=50, progress=lambda tally: seen.append(tally.processed_rows))
     job.refresh_from_db()
     assert seen == [50, 100, 150, 200]

@@ -102,7 +102,8 @@ def test_product_codes_are_typed_separated_by_commas() -> None:
 def test_the_policy_form_refuses_a_zero_threshold_and_a_minimum_off_the_unit() -> None:
     data = {"point_value": "1", "currency": "krw", "redeem_min_points": 1000, "redeem_unit": 10,
             "redeem_max_share": "50", "negative_balance_policy": "debt", "expiry_notice_days": 30,
-            "adjustment_approval_threshold": 10000}
+            "adjustment_approval_threshold": 10000, "tier_evaluation_day": 1, "tier_evaluation_every_months": 1,
+            "tier_notice_days": 14}
     form = ProgramPolicyForm(data=data, instance=ProgramPolicy.objects.get(pk=1))
     assert form.is_valid(), form.errors
     assert form.cleaned_data["currency"] == "KRW"

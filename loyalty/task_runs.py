@@ -1,0 +1,172 @@
+"""Runs of scheduled work split into chunks: how a task is done once, by any number of workers.
+
+An orchestrator task calls :func:`run_fan_out`: it creates the run (found again by its key on a
+second delivery), one :class:`~loyalty.models.TaskChunk` per range of ids, and enqueues one chunk
+task per chunk not finished yet. A chunk task calls :func:`chunk_run` with its body.
+
+Why a chunk is done once even when its message is delivered twice, taken by two workers, or
+its worker is killed (``kill -9``) half way:
+
+* the chunk task holds a PostgreSQL *session* advisory lock on the chunk while it works. A
+  second delivery finds it held and leaves (the holder finishes the chunk); a killed worker's
+  connection closes and the server drops the lock with it, so the redelivered message (acks_late)
+  takes the chunk over. A status column alone cannot tell a killed worker from a slow one.
+* the row's status says ``done`` once the work committed; a later delivery reads it and leaves.
+* the bodies are idempotent services (keys per member and date), so a chunk that died between
+  its work and its ``done`` mark does nothing twice when it runs again.
+
+The lock is a session lock, not a transaction, because the bodies call durable services that
+open their own transactions. On SQLite (the embedded quick start: one solo worker) there is no
+such lock and none is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from celery import Task
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+
+from .models import Account, ChunkStatus, RunStatus, TaskChunk, TaskRun
+from .outbox import outbox_enqueue
+
+# Advisory locks share one 64-bit space; chunk locks use the two-int form under this class id.
+CHUNK_LOCK_CLASS = 0x5C4ED  # "sched"
+ERRORS_KEPT = 20
+
+
+def chunk_ranges(first_id: int | None, last_id: int | None, size: int) -> Iterator[tuple[int, int]]:
+    """``[from, to)`` ranges of ``size`` ids covering ``first_id..last_id`` (none when empty)."""
+    if first_id is None or last_id is None:
+        return
+    start = first_id
+    while start <= last_id:
+        yield start, start + size
+        start += size
+
+
+def account_id_range() -> tuple[int | None, int | None]:
+    """The first and last member account ids (system accounts hold no member's points)."""
+    bounds = Account.objects.filter(member__isnull=False).aggregate(first=Min("pk"), last=Max("pk"))
+    return bounds["first"], bounds["last"]
+
+
+def member_id_range() -> tuple[int | None, int | None]:
+    from members.models import Member
+
+    bounds = Member.objects.aggregate(first=Min("pk"), last=Max("pk"))
+    return bounds["first"], bounds["last"]
+
+
+def run_fan_out(*, task: str, key: str, chunk_task: Task[Any, Any], id_range: tuple[int | None, int | None],
+                chunk_size: int, args: Mapping[str, Any] | None = None) -> TaskRun:
+    """Create the run ``key`` (or find it) with its chunks, and enqueue every chunk not finished.
+
+    A replay of the orchestrator (redelivered, or run by hand) enqueues the chunks still queued
+    or running again; :func:`chunk_run` makes those second messages harmless.
+    """
+    with transaction.atomic():
+        run, created = TaskRun.objects.get_or_create(key=key, defaults={"task": task, "args": dict(args or {})})
+        if created:
+            chunks = [TaskChunk(run=run, index=index, id_from=low, id_to=high)
+                      for index, (low, high) in enumerate(chunk_ranges(*id_range, chunk_size))]
+            TaskChunk.objects.bulk_create(chunks, batch_size=1000)
+            TaskRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks))
+            if not chunks:
+                run_close(run.pk)
+    pending = TaskChunk.objects.filter(run=run, status__in=[ChunkStatus.QUEUED, ChunkStatus.RUNNING])
+    for chunk_id in pending.order_by("index").values_list("pk", flat=True).iterator(chunk_size=1000):
+        chunk_task.delay(chunk_id)
+    run.refresh_from_db()
+    return run
+
+
+@contextmanager
+def chunk_lock(chunk_id: int) -> Iterator[bool]:
+    """Hold the chunk for this worker's session; yields false when another worker holds it."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [CHUNK_LOCK_CLASS, chunk_id % 2**31])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [CHUNK_LOCK_CLASS, chunk_id % 2**31])
+            except DatabaseError:  # the connection broke: the server dropped the lock with it
+                connection.close()
+
+
+def counts_of(result: Any) -> dict[str, int]:
+    """A chunk body's result as the counts a run sums (a dataclass such as ChunkResult, or a dict)."""
+    fields = asdict(result) if is_dataclass(result) and not isinstance(result, type) else dict(result)
+    return {name: int(value) for name, value in fields.items() if isinstance(value, int | bool)}
+
+
+def chunk_run(chunk_id: int, body: Callable[[TaskChunk], Any]) -> str:
+    """Do the chunk's work once: ``"done"``, or ``"replayed"`` (already done), or ``"busy"``
+    (another worker holds it). ``body`` gets the chunk (its ``id_from``/``id_to`` and the run's
+    ``args``) and returns its counts."""
+    with chunk_lock(chunk_id) as held:
+        if not held:
+            return "busy"
+        chunk = TaskChunk.objects.select_related("run").get(pk=chunk_id)
+        if chunk.status in (ChunkStatus.DONE, ChunkStatus.FAILED):
+            return "replayed"
+        TaskChunk.objects.filter(pk=chunk_id).update(
+            status=ChunkStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        counts = counts_of(body(chunk))
+        chunk_finish(chunk_id, status=ChunkStatus.DONE, counts=counts)
+        return "done"
+
+
+def chunk_fail(chunk_id: int, error: str) -> None:
+    """The chunk's retries are spent: record the error; the run closes as failed."""
+    chunk_finish(chunk_id, status=ChunkStatus.FAILED, error=error)
+
+
+def chunk_finish(chunk_id: int, *, status: str, counts: Mapping[str, int] | None = None, error: str = "") -> None:
+    """Mark the chunk finished and count it on its run; the last chunk closes the run."""
+    with transaction.atomic():
+        finished = TaskChunk.objects.filter(
+            pk=chunk_id, status__in=[ChunkStatus.QUEUED, ChunkStatus.RUNNING]
+        ).update(status=status, counts=dict(counts or {}), error=error, finished_at=timezone.now())
+        if not finished:
+            return
+        run_id = TaskChunk.objects.filter(pk=chunk_id).values_list("run_id", flat=True).get()
+        run = TaskRun.objects.select_for_update().get(pk=run_id)
+        if status == ChunkStatus.DONE:
+            run.chunks_done += 1
+        else:
+            run.chunks_failed += 1
+            run.errors = [*run.errors, error[:500]][-ERRORS_KEPT:]
+        run.save(update_fields=["chunks_done", "chunks_failed", "errors"])
+        if run.chunks_done + run.chunks_failed >= run.chunks_total:
+            run_close(run.pk)
+
+
+def run_close(run_id: int) -> None:
+    """Sum the chunks' counts onto the run and mark it finished (inside the caller's transaction)."""
+    totals: dict[str, int] = {}
+    for counts in TaskChunk.objects.filter(run_id=run_id).values_list("counts", flat=True).iterator():
+        for name, value in (counts or {}).items():
+            totals[name] = totals.get(name, 0) + int(value)
+    run = TaskRun.objects.get(pk=run_id)
+    status = RunStatus.FAILED if run.chunks_failed else RunStatus.DONE
+    TaskRun.objects.filter(pk=run_id).update(status=status, counts=totals, finished_at=timezone.now())
+    then = run.args.get("then")
+    if then:  # the follow-up runs once the run's work is committed, broker or not
+        outbox_enqueue(then, **run.args.get("then_kwargs", {}))
