@@ -446,10 +446,12 @@ class ActivityCreateApi(KeyView):
     def post(self, request: Request) -> Response:
         data = self.validated(ActivityInputSerializer)
         member = self.member_get(data["external_id"], with_tier_only=True)
-        return answer(services.activity_record(
+        outcome = services.activity_record(
             member=member, type=data["type"], reference=data["reference"], occurred_at=data.get("occurred_at"),
             actor=self.key.name,
-        ))
+        )
+        # The contract's body; a campaign's share ("breakdown") is kept on the operation for the admin.
+        return answer(outcome, tuple(field for field in outcome.data if field != "breakdown"))
 
 
 class WidgetTokenApi(KeyView):
