@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.dashboard.chart import bar_chart
 from loyalty.errors import LoyaltyError
+from loyalty.outbox import outbox_enqueue
 
 from .models import Campaign, CampaignStatus, Segment
 from .results import campaign_results
@@ -36,7 +37,6 @@ from .services import (
     campaign_resume,
     campaign_simulate,
 )
-from .tasks import segment_count_task
 
 TRANSITIONS = {
     "launch": (campaign_launch, _("Launched.")),
@@ -90,12 +90,9 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Count the selected segments exactly (in the background)"))
     def count_exactly(self, request: HttpRequest, queryset: Any) -> None:
         queued = 0
-        for pk in queryset.values_list("pk", flat=True):
-            try:
-                segment_count_task.delay(pk)
-                queued += 1
-            except Exception:  # the broker is away: the hourly count will do it
-                break
+        for pk in queryset.values_list("pk", flat=True):  # through the outbox: a broker outage only delays it
+            outbox_enqueue("campaigns.segment_count_task", segment_id=pk)
+            queued += 1
         if queued:
             self.message_user(request, gettext("%(count)d segments will be counted shortly.") % {"count": queued})
         else:

@@ -4,7 +4,10 @@ Rules (DESIGN.md): the active birthday rule's points, once a year (the key holds
 a birthday entered (at sign-up) or changed within the last 30 days pays from next year, so a
 member cannot collect today by typing today's date; a February 29 birthday is paid on
 February 28 in the other years; only active members; the rule's pending days, validity and
-caps apply as to any other earning. Each chunk is a range of member ids in one transaction
+caps apply as to any other earning. A running campaign may boost the rule (say, double birthday
+points in December) through :func:`loyalty.boosts.fixed_points_boosted`: its line goes into the
+operation's result with the campaign's name, and its award is recorded in the chunk's
+transaction. Each chunk is a range of member ids in one transaction
 through the ledger's batch door, independent of the others and safe to run twice at once.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -19,10 +23,11 @@ from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
 
+from ..boosts import BIRTHDAY, BoostContext, fixed_points_boosted
 from ..ledger import CREDIT_BOOKED, CreditRow, credits_post, durable
-from ..models import EntrySource, OperationKind, RuleEarning, RuleKind, SystemAccount
+from ..models import EntrySource, Operation, OperationKind, ProgrammeVersion, RuleEarning, RuleKind, SystemAccount
 from ..policy import programme_at
-from ..rules import RuleSpec, expiry_date, fixed_earning
+from ..rules import RuleSpec, expiry_date
 from .chunks import id_ranges
 from .grants import ChunkResult
 
@@ -63,22 +68,40 @@ def birthdays_pay_chunk(*, member_id_from: int, member_id_to: int, today: date) 
     if rule is None:
         return ChunkResult()
     settled = settled_before(today)
-    member_ids = list(
+    members = list(
         Member.objects.filter(birthdays_on(today), pk__gte=member_id_from, pk__lt=member_id_to,
                               status=MemberStatus.ACTIVE, joined_at__lt=settled)
-        .exclude(birthday_changed_at__gte=settled).order_by("pk").values_list("pk", flat=True)
+        .exclude(birthday_changed_at__gte=settled).order_by("pk").values_list("pk", "tier_id", "channel")
     )
-    if not member_ids:
+    if not members:
         return ChunkResult()
+    member_ids = [member_id for member_id, _tier, _channel in members]
     caps = _caps_left(rule, member_ids, today)
-    rows = []
-    for member_id in member_ids:
-        earning = fixed_earning(rule, caps.get(member_id))
-        if earning.points > 0:
-            rows.append(CreditRow(member_id=member_id, key=birthday_key(member_id, today.year),
-                                  request={"birthday": today.year, "member": member_id}, points=earning.points,
-                                  result={"birthday": today.year, "points": earning.points},
-                                  reference=str(today.year)))
+    # Paid this year already: left to the door to report as replayed, never offered to a campaign again.
+    paid = set(Operation.objects.filter(key__in=[birthday_key(pk, today.year) for pk in member_ids])
+               .values_list("key", flat=True))
+    version = ProgrammeVersion.objects.values_list("version", flat=True).first()
+    now = timezone.now()
+    rows: list[CreditRow] = []
+    rule_points: dict[int, int] = {}
+    for member_id, tier_id, channel in members:
+        key = birthday_key(member_id, today.year)
+        if key in paid:
+            points, breakdown = rule.points, None
+        else:
+            context = BoostContext(member_id=member_id, tier_id=tier_id, channel=channel, store_code="",
+                                   occurred_at=now, earned_on=today, operation_key=key,
+                                   programme_version=version, event=BIRTHDAY)
+            earning = fixed_points_boosted(context, rule, caps.get(member_id))
+            points = earning.points
+            breakdown = [{"source": line.source, "name": line.name, "points": line.points} for line in earning.lines]
+            rule_points[member_id] = sum(line.points for line in earning.lines if line.source == "rule")
+        if points > 0:
+            result: dict[str, Any] = {"birthday": today.year, "points": points}
+            if breakdown and len(breakdown) > 1:  # a campaign added to the rule's points: say which
+                result["breakdown"] = breakdown
+            rows.append(CreditRow(member_id=member_id, key=key, request={"birthday": today.year, "member": member_id},
+                                  points=points, result=result, reference=str(today.year)))
     credits = credits_post(
         rows, kind=OperationKind.BIRTHDAY, source=EntrySource.BIRTHDAY, counter=SystemAccount.ISSUED,
         description=_("Birthday bonus"), available_on=today + timedelta(days=rule.pending_days),
@@ -88,8 +111,8 @@ def birthdays_pay_chunk(*, member_id_from: int, member_id_to: int, today: date) 
     for credit in credits:
         if credit.status == CREDIT_BOOKED:
             assert credit.account_id is not None and credit.operation_id is not None
-            earnings.append(RuleEarning(account_id=credit.account_id, rule_id=rule.id,
-                                        operation_id=credit.operation_id, points=credit.points, earned_on=today))
+            earnings.append(RuleEarning(account_id=credit.account_id, rule_id=rule.id, operation_id=credit.operation_id,
+                                        points=rule_points.get(credit.member_id, credit.points), earned_on=today))
     RuleEarning.objects.bulk_create(earnings)
     return ChunkResult.of(credits)
 

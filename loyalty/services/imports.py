@@ -105,9 +105,10 @@ def member_import_preview_queue(job: MemberImport) -> None:
     A million-row file takes longer to read than a web request may last (and than the web
     processes' statement timeout): the job page shows the preview's progress meanwhile.
     """
-    from ..tasks import member_import_preview_task
+    from ..outbox import outbox_enqueue
 
-    transaction.on_commit(lambda: member_import_preview_task.delay(job.pk))
+    # Through the outbox: with the broker away the upload still answers and the preview waits.
+    outbox_enqueue("loyalty.member_import_preview_task", job_id=job.pk)
 
 
 def member_import_preview(job: MemberImport, *, chunk_rows: int = CHUNK_ROWS,

@@ -16,6 +16,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from playwright.sync_api import expect
 
+from loyalty import outbox
+from loyalty.models import OutboxMessage
 from loyalty.services.imports import member_import_preview
 from members.imports.jobs import MemberImport
 from members.models import Member, Store, Tier
@@ -51,7 +53,16 @@ def test_an_operator_imports_the_cp949_file_and_finds_the_members_with_their_ope
     web.login(operator.username)
 
     previews: list[int] = []  # the preview is a worker's task: held back here, run below while the page watches
-    monkeypatch.setattr("loyalty.tasks.member_import_preview_task.delay", previews.append)
+    dispatch = outbox.outbox_dispatch_one
+
+    def preview_held(message_id: int) -> bool:  # the preview is held; the confirmed run is sent as usual
+        message = OutboxMessage.objects.get(pk=message_id)
+        if message.task != "loyalty.member_import_preview_task":
+            return dispatch(message_id)
+        previews.append(message.kwargs["job_id"])
+        return False
+
+    monkeypatch.setattr(outbox, "outbox_dispatch_one", preview_held)
     web.goto("/admin/members/memberimport/add/")
     web.page.set_input_files("#id_file", str(DATA / "members_cp949.csv"))
     with web.page.expect_navigation():

@@ -43,3 +43,26 @@ def test_without_a_birthday_campaign_the_rule_alone_pays() -> None:
     with transaction.atomic():
         earning = fixed_points_boosted(birthday_context(member, "birthday:2025:2"), BIRTHDAY_RULE, None)
     assert earning.points == 100
+
+
+def test_the_birthday_run_pays_a_birthday_campaigns_boost_once_and_caps_count_the_rule_alone(
+        frozen_clock, sound_ledger) -> None:
+    from loyalty.models import LedgerEntry, Operation, RuleEarning
+    from loyalty.services.birthdays import birthdays_pay
+    from loyalty.services.grants import ChunkResult
+    from members.models import Member
+
+    campaign = launched(name="생일 2배", activity_types=["birthday"])
+    member = new_member(birthday=date(1990, 3, 10))  # the frozen clock's today is 2025-03-10
+    Member.objects.filter(pk=member.pk).update(joined_at=frozen_clock.days_ago(400))
+
+    assert birthdays_pay(today=frozen_clock.today) == ChunkResult(members=1, points=200)
+    assert birthdays_pay(today=frozen_clock.today) == ChunkResult(replayed=1)  # paid once, awarded once
+    operation = Operation.objects.get(key=f"birthday:{member.pk}:2025")
+    assert operation.result["breakdown"] == [
+        {"source": "rule", "name": "생일 축하 (연 1회)", "points": 100},
+        {"source": "campaign", "name": "생일 2배", "points": 100},
+    ]
+    assert LedgerEntry.objects.get(account__member=member).points == 200
+    assert CampaignAward.objects.filter(campaign=campaign).count() == 1
+    assert RuleEarning.objects.get(operation=operation).points == 100  # the rule's caps count its own points

@@ -78,7 +78,8 @@ def test_an_operator_uploads_sees_the_preview_and_confirms(client, operator, sto
                                                            django_capture_on_commit_callbacks, monkeypatch):
     before = LedgerSnapshot.take()
     previews: list[int] = []
-    monkeypatch.setattr("loyalty.tasks.member_import_preview_task.delay", previews.append)
+    monkeypatch.setattr("loyalty.outbox.outbox_dispatch_one",
+                        lambda pk: previews.append(OutboxMessage.objects.get(pk=pk).kwargs["job_id"]))
     with (DATA / "members_with_errors.csv").open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("admin:members_memberimport_add"), {"file": handle, "store": ""})
     job = MemberImport.objects.get()

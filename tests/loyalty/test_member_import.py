@@ -253,10 +253,14 @@ def test_the_upload_queues_only_the_preview_and_a_replayed_preview_changes_nothi
     from loyalty.tasks import member_import_preview_task
 
     job = upload(DATA / "members_utf8.csv")
-    with mock.patch("loyalty.tasks.member_import_preview_task.delay") as delay, \
+    from loyalty.models import OutboxMessage
+
+    with mock.patch("loyalty.outbox.outbox_dispatch_one") as dispatch, \
             django_capture_on_commit_callbacks(execute=True):
         member_import_preview_queue(job)
-    delay.assert_called_once_with(job.pk)
+    (message,) = OutboxMessage.objects.all()
+    assert (message.task, message.kwargs) == ("loyalty.member_import_preview_task", {"job_id": job.pk})
+    dispatch.assert_called_once_with(message.pk)
     assert member_import_preview_task(job.pk) == 200
     job.refresh_from_db()
     preview = job.preview
