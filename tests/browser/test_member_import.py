@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,20 @@ def operator(transactional_db):  # type: ignore[no-untyped-def]
     return user
 
 
+@pytest.fixture
+def tasks_run_eagerly() -> Iterator[None]:
+    """No worker beside the live server: a task runs where it is sent. Celery reads its settings
+    once, so the app's own configuration is switched (and restored), whatever ran before."""
+    from config.celery import app as celery_app
+
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved
+
+
 def test_an_operator_imports_the_cp949_file_and_finds_the_members_with_their_opening_points(  # type: ignore[no-untyped-def]
-        web, operator, settings, monkeypatch):
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # no worker beside the live server: the task runs on confirm
+        web, operator, settings, monkeypatch, tasks_run_eagerly):
     settings.DANGOL_IMPORT_DIR = SCREENSHOTS / "dangol-browser-imports"
     Tier.objects.get_or_create(code="basic", defaults={"name": "일반", "rank": 0})
     for code in ("GN01", "HD02", "SM03", "BS04", "ONLINE"):
