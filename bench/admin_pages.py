@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import django_on_bench_db
+from bench.harness import django_on_bench_db
 
 BENCH_USER = "bench-admin"
 FALLBACK_KOREAN_NAME = "김민준"
@@ -73,7 +73,7 @@ def pages_from_database(member_index: int) -> list[Page]:
     """The issue's pages, with ids, phone, name and order id read from the bench database."""
     from django.db import connection
 
-    from bench.common import seeded_members
+    from bench.harness import seeded_members
     from members.models import Member
 
     members = seeded_members()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import django_on_bench_db
+from bench.harness import django_on_bench_db
 
 
 @contextmanager

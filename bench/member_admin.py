@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import django_on_bench_db
+from bench.harness import django_on_bench_db
 
 SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 SYLLABLES = "민서준지현우예도하윤은수아진영호연주성경태시재유나가다라마바사자차카타파"
