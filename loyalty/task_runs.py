@@ -31,38 +31,27 @@ from typing import Any
 
 from celery import Task
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Account, ChunkStatus, RunStatus, TaskChunk, TaskRun
 from .outbox import outbox_enqueue
+from .services.chunks import chunk_ranges, id_bounds
 
 # Advisory locks share one 64-bit space; chunk locks use the two-int form under this class id.
 CHUNK_LOCK_CLASS = 0x5C4ED  # "sched"
 ERRORS_KEPT = 20
 
 
-def chunk_ranges(first_id: int | None, last_id: int | None, size: int) -> Iterator[tuple[int, int]]:
-    """``[from, to)`` ranges of ``size`` ids covering ``first_id..last_id`` (none when empty)."""
-    if first_id is None or last_id is None:
-        return
-    start = first_id
-    while start <= last_id:
-        yield start, start + size
-        start += size
-
-
 def account_id_range() -> tuple[int | None, int | None]:
     """The first and last member account ids (system accounts hold no member's points)."""
-    bounds = Account.objects.filter(member__isnull=False).aggregate(first=Min("pk"), last=Max("pk"))
-    return bounds["first"], bounds["last"]
+    return id_bounds(Account.objects.filter(member__isnull=False))
 
 
 def member_id_range() -> tuple[int | None, int | None]:
     from members.models import Member
 
-    bounds = Member.objects.aggregate(first=Min("pk"), last=Max("pk"))
-    return bounds["first"], bounds["last"]
+    return id_bounds(Member.objects.all())
 
 
 def run_fan_out(*, task: str, key: str, chunk_task: Task[Any, Any], id_range: tuple[int | None, int | None],
