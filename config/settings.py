@@ -118,6 +118,11 @@ DATABASES = {
 DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "2"))
 DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "3000"))
 WEB_PROCESS = env_bool("DANGOL_WEB_PROCESS", False)
+# PostgreSQL's JIT compiles any statement whose *estimated* cost passes jit_above_cost. The
+# batch door's chunk statements (unnest arrays joined in CTEs: estimates in the millions) paid
+# ~0.8 s of compilation per 10,000-member chunk, 40 % of a grant chunk, and no statement here
+# runs long enough to earn it back (bench/README.md, "JIT"). DANGOL_DB_JIT=1 keeps the server's.
+DB_JIT = env_bool("DANGOL_DB_JIT", False)
 # The balance card is a server-side prepared statement on PostgreSQL (planned once per
 # connection). Turn it off behind a pooler in transaction mode (PgBouncer), where a session's
 # prepared statements do not follow the client.
@@ -133,9 +138,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     _pg_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    _session = [] if DB_JIT else ["-c jit=off"]
     if WEB_PROCESS and DB_STATEMENT_TIMEOUT_MS > 0:
-        _timeout = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
-        _pg_options["options"] = f"{_pg_options.get('options', '')} {_timeout}".strip()
+        _session.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
+    if _session:
+        _pg_options["options"] = " ".join([_pg_options.get("options", ""), *_session]).strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout lets the worker and the web server share it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

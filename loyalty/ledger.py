@@ -623,12 +623,13 @@ def _batch_lock(member_ids: list[int]) -> dict[int, tuple[Any, ...]]:
     """Lock the members' accounts in id order: ``{member_id: (account id, member id, balance,
     debt, version, status)}``; a member known only to ``members`` gets its account first."""
     sql = ("SELECT a.id, a.member_id, a.balance, a.debt, a.version, m.status FROM loyalty_account a "
-           "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) ORDER BY a.id FOR UPDATE OF a")
-    locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids])}
+           "JOIN members_member m ON m.id = a.member_id WHERE a.member_id = ANY(%b) AND m.id = ANY(%b) "
+           "ORDER BY a.id FOR UPDATE OF a")  # both sides probe their key: no scan of the member table
+    locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids, member_ids])}
     if len(locked) < len(member_ids):
         missing = [pk for pk in member_ids if pk not in locked]
         accounts_open(Member.objects.filter(pk__in=missing).values_list("pk", flat=True))
-        locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids])}
+        locked = {int(r[1]): r for r in fetch_prepared(sql, [member_ids, member_ids])}
     if len(locked) < len(member_ids):
         raise Account.DoesNotExist(f"no points account for members {sorted(set(member_ids) - set(locked))}")
     return locked
@@ -818,6 +819,8 @@ entries AS (
 accounts AS (
     UPDATE loyalty_account a SET balance = d.balance_after, version = d.version, debt = d.debt
     FROM d WHERE a.id = d.account_id
+      -- the chunk's id range: a range scan of the key, not a merge join over it from id 1
+      AND a.id BETWEEN (SELECT min(account_id) FROM d) AND (SELECT max(account_id) FROM d)
 )
 SELECT id, key FROM ops
 """
@@ -1062,6 +1065,7 @@ entries AS (
 ),
 accounts AS (
     UPDATE loyalty_account t SET balance = a.balance, version = a.version FROM a WHERE t.id = a.account_id
+      AND t.id BETWEEN (SELECT min(account_id) FROM a) AND (SELECT max(account_id) FROM a)
 )
 SELECT id, key FROM ops
 """

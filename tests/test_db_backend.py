@@ -65,3 +65,13 @@ def test_a_connection_idle_for_a_while_is_pinged(probe: Any, monkeypatch: pytest
     probe.close_if_unusable_or_obsolete()
     backend_pid(probe)
     assert pings == [1]
+
+
+def test_sessions_run_without_jit() -> None:
+    """The batch door's chunk statements are estimated in the millions; JIT compiling them cost
+    more than running them (bench/README.md), so every session turns it off."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
