@@ -26,7 +26,7 @@ from loyalty.outbox import outbox_enqueue
 
 from .models import Campaign, CampaignStatus, Segment
 from .results import campaign_results
-from .selectors import segment_estimate
+from .selectors import grant_runs, segment_estimate
 from .services import (
     LAUNCH_PERMISSION,
     campaign_cancel,
@@ -199,6 +199,7 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
         "launch_problems": campaign_problems(campaign, timezone.now()) if campaign.status == "draft" else [],
         "needs_approver": campaign.status == CampaignStatus.DRAFT and not can_launch,
     }
+    context["grant_runs"] = grant_run_rows(request, campaign)
     if campaign.status != CampaignStatus.DRAFT:
         results = campaign_results(campaign)
         context["results"] = results
@@ -211,3 +212,21 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
                 axis_labels=[(day[5:], "") for day, _points in results.days],
             )
     return context
+
+
+def grant_run_rows(request: HttpRequest, campaign: Campaign) -> list[dict[str, Any]]:
+    """The grant's runs for its page, linked to the task run's page for those who may see it.
+
+    A member credited by an earlier attempt of a chunk (a worker that died after booking) is
+    counted by the run as ``replayed``: still granted in this run, at the campaign's points."""
+    can_see_runs = request.user.has_perm("loyalty.view_taskrun")
+    rows = []
+    for run in grant_runs(campaign):
+        counts = run.counts or {}
+        granted = counts.get("members", 0) + counts.get("replayed", 0)
+        rows.append({
+            "run": run, "url": reverse("admin:loyalty_taskrun_change", args=[run.pk]) if can_see_runs else "",
+            "granted": granted, "points": counts.get("points", 0) + counts.get("replayed", 0) * campaign.bonus_points,
+            "held_out": counts.get("held_out", 0), "budget_skipped": counts.get("budget_skipped", 0),
+        })
+    return rows
