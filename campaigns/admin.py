@@ -9,10 +9,12 @@ interval; a server-drawn SVG chart of the points issued per day (no script, no C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -24,9 +26,10 @@ from loyalty.dashboard.chart import bar_chart
 from loyalty.errors import LoyaltyError
 from loyalty.outbox import outbox_enqueue
 
+from .forms import CampaignForm
 from .models import Campaign, CampaignStatus, Segment
 from .results import campaign_results
-from .selectors import segment_estimate
+from .selectors import grant_runs, segment_estimate
 from .services import (
     LAUNCH_PERMISSION,
     campaign_cancel,
@@ -57,6 +60,26 @@ ACTION_LABELS = {
 }
 STATUS_COLOURS = {"draft": "#666", "scheduled": "#1f5fa8", "running": "#1b7a35", "paused": "#b26a00",
                   "ended": "#444", "cancelled": "#a12020"}
+
+
+LIST_FIELDS = ("skus", "categories", "activity_types", "channels")  # edited with campaigns.forms.ListField
+
+
+def launched(campaign: Campaign | None) -> bool:
+    return campaign is not None and campaign.status != CampaignStatus.DRAFT
+
+
+def list_shown(field_name: str) -> Callable[[Any, Campaign], str]:
+    """A launched campaign's list field as the form takes it (comma-separated), not as JSON."""
+
+    field = Campaign._meta.get_field(field_name)
+    assert isinstance(field, models.Field)
+
+    @admin.display(description=field.verbose_name)
+    def shown(model_admin: Any, campaign: Campaign) -> str:
+        return ", ".join(str(item) for item in getattr(campaign, field_name) or ()) or "—"
+
+    return shown
 
 
 @admin.register(Segment)
@@ -102,6 +125,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = ("name", "kind", "status_badge", "starts_at", "ends_at", "budget_points")
     list_filter = ("status", "kind")
     search_fields = ("name",)
@@ -117,9 +141,22 @@ class CampaignAdmin(admin.ModelAdmin):
         (_("Budget"), {"fields": ("budget_points", "member_cap", "point_value")}),
     )
 
+    skus_shown = list_shown("skus")
+    categories_shown = list_shown("categories")
+    activity_types_shown = list_shown("activity_types")
+    channels_shown = list_shown("channels")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not launched(obj):
+            return fieldsets
+        return [(title, {**options, "fields": [f"{name}_shown" if name in LIST_FIELDS else name
+                                               for name in options["fields"]]})
+                for title, options in fieldsets]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
-        if obj is not None and obj.status != CampaignStatus.DRAFT:  # launched: what it promised holds
-            return [f for fields in (fs[1]["fields"] for fs in self.fieldsets) for f in fields]
+        if launched(obj):  # what it promised holds; lists read as typed, not as JSON
+            return [name for _title, options in self.get_fieldsets(request, obj) for name in options["fields"]]
         return ("status",)
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
@@ -199,6 +236,7 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
         "launch_problems": campaign_problems(campaign, timezone.now()) if campaign.status == "draft" else [],
         "needs_approver": campaign.status == CampaignStatus.DRAFT and not can_launch,
     }
+    context["grant_runs"] = grant_run_rows(request, campaign)
     if campaign.status != CampaignStatus.DRAFT:
         results = campaign_results(campaign)
         context["results"] = results
@@ -211,3 +249,21 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
                 axis_labels=[(day[5:], "") for day, _points in results.days],
             )
     return context
+
+
+def grant_run_rows(request: HttpRequest, campaign: Campaign) -> list[dict[str, Any]]:
+    """The grant's runs for its page, linked to the task run's page for those who may see it.
+
+    A member credited by an earlier attempt of a chunk (a worker that died after booking) is
+    counted by the run as ``replayed``: still granted in this run, at the campaign's points."""
+    can_see_runs = request.user.has_perm("loyalty.view_taskrun")
+    rows = []
+    for run in grant_runs(campaign):
+        counts = run.counts or {}
+        granted = counts.get("members", 0) + counts.get("replayed", 0)
+        rows.append({
+            "run": run, "url": reverse("admin:loyalty_taskrun_change", args=[run.pk]) if can_see_runs else "",
+            "granted": granted, "points": counts.get("points", 0) + counts.get("replayed", 0) * campaign.bonus_points,
+            "held_out": counts.get("held_out", 0), "budget_skipped": counts.get("budget_skipped", 0),
+        })
+    return rows

@@ -1,18 +1,22 @@
 """A grant campaign: the same points to every targeted member on its date, in chunks.
 
-:func:`campaign_grant_plan` (once the window has opened) fixes the run number and cuts the
-member table into id ranges; each range is an independent task calling
-:func:`campaign_grant_chunk`, which
+A grant is scheduled work like loyalty's nightly runs, on the same machinery
+(:mod:`loyalty.task_runs`): :func:`campaign_grant_plan` (once the window has opened) fixes the
+run number, and the plan task creates the :class:`~loyalty.models.TaskRun` keyed
+``campaign_grant:{campaign}:{run}`` with one chunk per range of member ids. Each chunk task
+calls :func:`campaign_grant_chunk` through ``chunk_run`` (done once per chunk, retried,
+failures recorded), and its counts sum onto the run the admin shows. The chunk
 
 1. the first time only, in one transaction, picks the range's targeted members, records the
    holdout draw (exposures) and reserves their points from the budget (members beyond what
-   the budget holds are left out), storing the members it will grant (:class:`GrantChunk`);
+   the budget holds are left out), storing the members it will grant (:class:`GrantChunk`:
+   domain state, not bookkeeping: the members a replay must grant, and the budget taken);
 2. grants them through loyalty's batch door (``points_grant_chunk``, key prefix
    ``campaign:{id}:run:{n}``: one credit per member, whatever the replays);
 3. records an award for each member whose grant is booked (read back by operation key).
 
-Running a chunk twice, or two workers at once, credits each member once and reserves the
-budget once.
+Running the plan twice, a chunk twice, or two workers at once credits each member once and
+reserves the budget once.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Operation
-from loyalty.services.chunks import id_ranges
+from loyalty.models import Operation, TaskRun
 from loyalty.services.grants import grant_key, points_grant_chunk
-from members.models import Member
+from loyalty.task_runs import member_id_range
 
 from .budget import budget_reserve
 from .models import BudgetSlice, Campaign, CampaignAward, CampaignKind, CampaignStatus, Exposure, GrantChunk
@@ -35,48 +38,81 @@ from .services import CampaignStateError, durable
 from .targeting import campaign_members, held_out
 
 GRANT_CHUNK = 5000
+GRANT_TASK = "campaigns.campaign_grant_plan_task"
+LAUNCHED = (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
 
 
 def grant_prefix(campaign_id: int, run: int) -> str:
+    """The key prefix of the run's credits in the ledger (one operation per member)."""
     return f"campaign:{campaign_id}:run:{run}"
+
+
+def grant_run_key(campaign_id: int, run: int) -> str:
+    """The key of the run's :class:`~loyalty.models.TaskRun` (found again by a replayed plan)."""
+    return f"campaign_grant:{campaign_id}:{run}"
 
 
 @dataclass(frozen=True)
 class GrantPlan:
+    """A grant's run (0: its date has not come) and how to cut the members into chunks."""
+
     campaign_id: int
     run: int
-    ranges: list[tuple[int, int]]
+    id_range: tuple[int | None, int | None] = (None, None)
+    chunk_size: int = GRANT_CHUNK
+
+    @property
+    def key(self) -> str:
+        return grant_run_key(self.campaign_id, self.run)
+
+
+@dataclass(frozen=True)
+class GrantChunkResult:
+    """What a grant chunk did, summed onto the run: members credited now and their points,
+    members credited by an earlier attempt (replayed), members refused (cannot hold points),
+    members held out (control group) and members left out because the budget ran dry."""
+
+    members: int = 0
+    points: int = 0
+    replayed: int = 0
+    refused: int = 0
+    held_out: int = 0
+    budget_skipped: int = 0
 
 
 @durable
 def campaign_grant_plan(*, campaign_id: int) -> GrantPlan:
-    """The run and the id ranges of a grant whose date has come (run 1, fixed the first time)."""
+    """The run of a grant whose date has come (run 1, fixed the first time) and the member id
+    range its chunks cover (the run's chunks are cut once, when its task run is created)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-    if campaign.kind != CampaignKind.GRANT or campaign.status not in (CampaignStatus.SCHEDULED,
-                                                                      CampaignStatus.RUNNING):
+    if campaign.kind != CampaignKind.GRANT or campaign.status not in LAUNCHED:
         raise CampaignStateError(_("Only a launched grant campaign is granted."))
     if campaign.starts_at > timezone.now():
-        return GrantPlan(campaign_id, 0, [])
+        return GrantPlan(campaign_id, 0)
     if campaign.grant_runs == 0:
         campaign.grant_runs = 1
         campaign.save(update_fields=["grant_runs"])
-    return GrantPlan(campaign_id, campaign.grant_runs, id_ranges(Member.objects.all(), GRANT_CHUNK))
+    return GrantPlan(campaign_id, campaign.grant_runs, member_id_range(), GRANT_CHUNK)
 
 
 def grants_due() -> list[int]:
-    """Launched grants whose date has come and that have no run yet."""
-    return list(Campaign.objects.filter(
-        kind=CampaignKind.GRANT, status__in=(CampaignStatus.SCHEDULED, CampaignStatus.RUNNING),
-        starts_at__lte=timezone.now(), grant_runs=0,
-    ).values_list("pk", flat=True))
+    """Launched grants whose date has come and whose run was never fanned out: no run number
+    yet, or a number without its task run (the plan task died between the two steps)."""
+    candidates = list(Campaign.objects.filter(kind=CampaignKind.GRANT, status__in=LAUNCHED,
+                                              starts_at__lte=timezone.now()).values_list("pk", "grant_runs"))
+    started = set(TaskRun.objects.filter(
+        key__in=[grant_run_key(pk, run) for pk, run in candidates if run]).values_list("key", flat=True))
+    return [pk for pk, run in candidates if not run or grant_run_key(pk, run) not in started]
 
 
-def campaign_grant_chunk(*, campaign_id: int, run: int, id_from: int, id_to: int) -> int:
-    """Grant one id range of a run; returns the members credited by this call."""
+def campaign_grant_chunk(*, campaign_id: int, run: int, id_from: int, id_to: int) -> GrantChunkResult:
+    """Grant one id range of a run: the members fixed for it the first time (a replay credits
+    nobody twice and reserves nothing again)."""
     chunk = _chunk_fixed(campaign_id, run, id_from, id_to)
-    campaign = Campaign.objects.get(pk=campaign_id)
+    fixed = GrantChunkResult(held_out=chunk.held_out, budget_skipped=chunk.budget_skipped)
     if not chunk.member_ids:
-        return 0
+        return fixed
+    campaign = Campaign.objects.get(pk=campaign_id)
     prefix = grant_prefix(campaign_id, run)
     result = points_grant_chunk(member_ids=chunk.member_ids, points=campaign.bonus_points, key_prefix=prefix,
                                 description=campaign.name, validity_days=campaign.validity_days)
@@ -87,7 +123,8 @@ def campaign_grant_chunk(*, campaign_id: int, run: int, id_from: int, id_to: int
                        points=campaign.bonus_points) for key in booked],
         ignore_conflicts=True,
     )
-    return result.members
+    return GrantChunkResult(members=result.members, points=result.points, replayed=result.replayed,
+                            refused=result.refused, held_out=chunk.held_out, budget_skipped=chunk.budget_skipped)
 
 
 def _chunk_fixed(campaign_id: int, run: int, id_from: int, id_to: int) -> GrantChunk:
@@ -111,6 +148,7 @@ def _chunk_fix(*, campaign_id: int, run: int, id_from: int, id_to: int) -> Grant
                                       for pk in targeted], ignore_conflicts=True)
     treated = [pk for pk in targeted if pk not in control]
     points = campaign.bonus_points
+    wanted = len(treated)
     if campaign.budget_points is not None and treated:
         taken = budget_reserve(campaign_id, id_from, len(treated) * points)
         granted = taken // points
@@ -119,4 +157,5 @@ def _chunk_fix(*, campaign_id: int, run: int, id_from: int, id_to: int) -> Grant
                 remaining=F("remaining") + taken % points)
         treated = treated[:granted]
     return GrantChunk.objects.create(campaign_id=campaign_id, run=run, id_from=id_from, id_to=id_to,
-                                     member_ids=treated, held_out=len(control), points=len(treated) * points)
+                                     member_ids=treated, held_out=len(control), points=len(treated) * points,
+                                     budget_skipped=wanted - len(treated))

@@ -232,7 +232,10 @@ class MissionProgress(models.Model):
 
 class GrantChunk(models.Model):
     """One chunk of a grant run: the members of an id range it grants to, fixed (with their
-    budget reserved) the first time the chunk runs, so a replay grants exactly the same members."""
+    budget reserved) the first time the chunk runs, so a replay grants exactly the same members.
+
+    Domain state only: the run's progress, attempts and errors are its task run's
+    (:class:`loyalty.models.TaskChunk`, run key ``campaign_grant:{campaign}:{run}``)."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="grant_chunks")
     run = models.PositiveIntegerField(_("run"))
@@ -241,6 +244,7 @@ class GrantChunk(models.Model):
     member_ids = models.JSONField(_("members granted"), default=list)
     held_out = models.PositiveIntegerField(_("members held out"), default=0)
     points = models.BigIntegerField(_("points reserved"), default=0)
+    budget_skipped = models.PositiveIntegerField(_("members left out by the budget"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

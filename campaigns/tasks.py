@@ -1,4 +1,8 @@
-"""Campaign tasks: ids in, one service call, safe to replay (the services check the state)."""
+"""Campaign tasks: ids in, one service call, safe to replay (the services check the state).
+
+A grant runs on loyalty's task runs (:mod:`loyalty.task_runs`): one run per grant run, a chunk
+task per range of members, with loyalty's retry and failure policy and its admin page.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from typing import Any
 
 from celery import shared_task
 
-from .grants import campaign_grant_chunk, campaign_grant_plan, grants_due
+from loyalty.task_runs import chunk_run, chunk_task, orchestrator, run_fan_out
+
+from .grants import GRANT_TASK, campaign_grant_chunk, campaign_grant_plan, grants_due
 from .models import Segment
 from .services import campaign_simulate, campaigns_advance, segment_count
 
@@ -20,19 +26,24 @@ def campaigns_advance_task() -> int:
     return campaigns_advance()
 
 
-@shared_task(name="campaigns.campaign_grant_plan_task", acks_late=True)
-def campaign_grant_plan_task(campaign_id: int) -> int:
-    """Fix a due grant's run and queue one task per id range (replayable: same run, same ranges)."""
+@orchestrator(GRANT_TASK)
+def campaign_grant_plan_task(campaign_id: int) -> int | None:
+    """Fix a due grant's run and fan it out as a task run (replayable: a second delivery finds
+    the run and re-sends only its unfinished chunks). ``None`` while the grant's date is ahead."""
     plan = campaign_grant_plan(campaign_id=campaign_id)
-    for id_from, id_to in plan.ranges:
-        campaign_grant_chunk_task.delay(campaign_id, plan.run, id_from, id_to)
-    return len(plan.ranges)
+    if not plan.run:
+        return None
+    run = run_fan_out(task=GRANT_TASK, key=plan.key, chunk_task=campaign_grant_chunk_task, id_range=plan.id_range,
+                      chunk_size=plan.chunk_size, args={"campaign_id": campaign_id, "run": plan.run})
+    return run.pk
 
 
-@shared_task(name="campaigns.campaign_grant_chunk_task", acks_late=True)
-def campaign_grant_chunk_task(campaign_id: int, run: int, id_from: int, id_to: int) -> int:
-    """One id range of a grant run (replayable: each member is credited once per run)."""
-    return campaign_grant_chunk(campaign_id=campaign_id, run=run, id_from=id_from, id_to=id_to)
+@chunk_task("campaigns.campaign_grant_chunk_task")
+def campaign_grant_chunk_task(chunk_id: int) -> str:
+    """One range of members of a grant run, done once (each member is credited once per run)."""
+    return chunk_run(chunk_id, lambda chunk: campaign_grant_chunk(
+        campaign_id=int(chunk.run.args["campaign_id"]), run=int(chunk.run.args["run"]),
+        id_from=chunk.id_from, id_to=chunk.id_to))
 
 
 @shared_task(name="campaigns.segment_count_task", acks_late=True)

@@ -18,6 +18,11 @@ its worker is killed (``kill -9``) half way:
 The lock is a session lock, not a transaction, because the bodies call durable services that
 open their own transactions. On SQLite (the embedded quick start: one solo worker) there is no
 such lock and none is needed.
+
+Every app's batch tasks are declared with :func:`orchestrator` and :func:`chunk_task`, so they
+share one retry policy: transient errors (database or broker connections) are retried with
+backoff; when the retries are spent or the error is not transient, the chunk is marked failed
+and its run closes with the error, visible in the admin.
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
-from celery import Task
-from django.db import DatabaseError, connection, transaction
+from celery import Task, shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from .models import Account, ChunkStatus, RunStatus, TaskChunk, TaskRun
 from .outbox import outbox_enqueue
@@ -41,6 +47,33 @@ from .services.chunks import chunk_ranges, id_bounds
 # Advisory locks share one 64-bit space; chunk locks use the two-int form under this class id.
 CHUNK_LOCK_CLASS = 0x5C4ED  # "sched"
 ERRORS_KEPT = 20
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ChunkTask(Task[Any, Any]):
+    """A chunk task whose failure (retries spent, or an error that is not transient) is recorded."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        chunk_id = kwargs.get("chunk_id", args[0] if args else None)
+        if chunk_id is not None:
+            chunk_fail(int(chunk_id), f"{type(exc).__name__}: {exc}")
+
+
+def orchestrator(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """An orchestrator task: retried on transient errors (a replay finds its run by key)."""
+    return shared_task(name=name, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
+                       retry_backoff_max=300, retry_jitter=True, max_retries=5)
+
+
+def chunk_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A chunk task (its first argument the chunk id): retried with backoff on transient errors,
+    its failure recorded on the run."""
+    return cast(Callable[[Callable[P, R]], Task[P, R]], shared_task(
+        name=name, base=ChunkTask, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
+        retry_backoff_max=300, retry_jitter=True, max_retries=5))
 
 
 def account_id_range() -> tuple[int | None, int | None]:

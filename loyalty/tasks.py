@@ -2,52 +2,20 @@
 
 Batch work is an orchestrator task (one a day, keyed by the day: a second delivery finds the
 day's run) that splits an id range into chunks with :func:`loyalty.task_runs.run_fan_out`, and a
-chunk task per chunk, run by any worker, each done once (:func:`loyalty.task_runs.chunk_run`).
-Chunk tasks retry transient errors (database or broker connections) with backoff; when the
-retries are spent or the error is not transient, the chunk is marked failed and the run closes
-with the error, visible in the admin.
+chunk task per chunk, run by any worker, each done once (:func:`loyalty.task_runs.chunk_run`),
+with the retry and failure policy of :func:`loyalty.task_runs.chunk_task`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any, ParamSpec, TypeVar, cast
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from . import clock
 from .models import TaskChunk
-from .task_runs import account_id_range, chunk_fail, chunk_run, member_id_range, run_fan_out
-
-P = ParamSpec("P")
-R = TypeVar("R")
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
-
-
-class ChunkTask(Task[Any, Any]):
-    """A chunk task whose failure (retries spent, or an error that is not transient) is recorded."""
-
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        chunk_id = kwargs.get("chunk_id", args[0] if args else None)
-        if chunk_id is not None:
-            chunk_fail(int(chunk_id), f"{type(exc).__name__}: {exc}")
-
-
-def orchestrator(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """An orchestrator task: retried on transient errors (a replay finds the day's run)."""
-    return shared_task(name=name, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
-                       retry_backoff_max=300, retry_jitter=True, max_retries=5)
-
-
-def chunk_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """A chunk task: retried with backoff on transient errors, its failure recorded on the run."""
-    return cast(Callable[[Callable[P, R]], Task[P, R]], shared_task(
-        name=name, base=ChunkTask, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
-        retry_backoff_max=300, retry_jitter=True, max_retries=5))
+from .task_runs import account_id_range, chunk_run, chunk_task, member_id_range, orchestrator, run_fan_out
 
 
 def day_of(today: str | None) -> date:

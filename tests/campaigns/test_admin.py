@@ -85,3 +85,29 @@ def test_a_draft_can_be_cancelled_and_a_cancelled_one_not_launched(admin_client)
     admin_client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "cancel"]))
     admin_client.post(reverse("admin:campaigns_campaign_transition", args=[campaign.pk, "launch"]))
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.CANCELLED
+
+
+def test_a_grant_page_links_its_run_to_the_task_run_page_for_those_who_may_see_it(admin_client, client) -> None:
+    from campaigns.grants import grant_run_key
+    from campaigns.models import CampaignKind
+    from campaigns.tasks import campaign_grant_plan_task
+    from loyalty.models import TaskRun
+    from tests.loyalty.scheduled_work import eager_tasks
+
+    for _ in range(3):
+        new_member(birthday="1990-12-01")
+    segment = Segment.objects.create(name="12월 생일 지급", birthday_month=12)
+    campaign = launched(kind=CampaignKind.GRANT, name="지급 링크", bonus_points=250, segment=segment,
+                        budget_points=500)
+    with eager_tasks():
+        campaign_grant_plan_task(campaign.pk)
+    run = TaskRun.objects.get(key=grant_run_key(campaign.pk, 1))
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'id="campaign-grant-runs"' in page
+    assert f'href="{reverse("admin:loyalty_taskrun_change", args=[run.pk])}"' in page
+    row = page.split('id="campaign-grant-runs"')[1].split("</table>")[0]
+    assert ">2<" in row and "500 P" in row and ">1<" in row  # two granted, the third left out by the budget
+    client.force_login(operator())  # operators may not open task runs: the key, without a link
+    page = client.get(url).content.decode()
+    assert run.key in page and reverse("admin:loyalty_taskrun_change", args=[run.pk]) not in page

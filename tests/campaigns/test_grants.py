@@ -1,19 +1,28 @@
 """A grant campaign credits each targeted member once per run, within its budget, in chunks
-that can run twice or at once."""
+that can run twice or at once; its run is a task run the admin shows, with the grant's totals."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from celery.exceptions import Retry
 
 from campaigns import grants
-from campaigns.grants import campaign_grant_chunk, campaign_grant_plan, grant_prefix, grants_due
-from campaigns.models import CampaignAward, CampaignKind, Exposure, Segment
+from campaigns.grants import (
+    campaign_grant_chunk,
+    campaign_grant_plan,
+    grant_prefix,
+    grant_run_key,
+    grants_due,
+)
+from campaigns.models import CampaignAward, CampaignKind, Exposure, GrantChunk, Segment
 from campaigns.targeting import held_out
-from loyalty.models import LedgerEntry
+from campaigns.tasks import campaign_grant_chunk_task, campaign_grant_plan_task, campaigns_advance_task
+from loyalty.models import ChunkStatus, LedgerEntry, RunStatus, TaskChunk, TaskRun
 from tests.campaigns.conftest import launched
 from tests.conftest import account_of, assert_ledger_sound, errors_of, new_member, run_together
+from tests.loyalty.scheduled_work import eager_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +32,11 @@ def grant_campaign(**fields):
     return launched(kind=CampaignKind.GRANT, bonus_points=300, segment=segment, **fields)
 
 
-def run_all(campaign) -> int:
-    plan = campaign_grant_plan(campaign_id=campaign.pk)
-    return sum(campaign_grant_chunk(campaign_id=campaign.pk, run=plan.run, id_from=a, id_to=b)
-               for a, b in plan.ranges)
+def run_all(campaign) -> TaskRun:
+    """The grant as the scheduler runs it: the plan task fans out, the chunk tasks run eagerly."""
+    with eager_tasks():
+        run_id = campaign_grant_plan_task(campaign.pk)
+    return TaskRun.objects.get(pk=run_id)
 
 
 def test_a_grant_credits_the_segment_once_even_when_run_twice(monkeypatch) -> None:
@@ -35,9 +45,12 @@ def test_a_grant_credits_the_segment_once_even_when_run_twice(monkeypatch) -> No
     others = [new_member(birthday="1990-06-01") for _ in range(2)]
     campaign = grant_campaign(name="연말 감사")
     assert grants_due() == [campaign.pk]
-    assert run_all(campaign) == 5
+    run = run_all(campaign)
+    assert run.counts["members"] == 5
     assert grants_due() == []
-    assert run_all(campaign) == 0  # the replay credits nobody again
+    assert run_all(campaign).pk == run.pk  # the replay finds the run: nobody is credited again
+    chunks = TaskChunk.objects.filter(run=run)
+    assert chunks.count() == run.chunks_total >= 4 and set(chunks.values_list("attempts", flat=True)) == {1}
     assert [account_of(m).balance for m in december] == [300] * 5
     assert [account_of(m).balance for m in others] == [0, 0]
     assert CampaignAward.objects.filter(campaign=campaign).count() == 5
@@ -63,13 +76,95 @@ def test_two_workers_on_the_same_chunk_credit_each_member_once() -> None:
     members = [new_member(birthday="1990-12-01") for _ in range(6)]
     campaign = grant_campaign(name="동시 실행", budget_points=100_000)
     plan = campaign_grant_plan(campaign_id=campaign.pk)
-    (id_from, id_to), = plan.ranges
+    id_from, id_to = plan.id_range[0], plan.id_range[1] + 1
     results = run_together([lambda: campaign_grant_chunk(campaign_id=campaign.pk, run=plan.run,
                                                          id_from=id_from, id_to=id_to)] * 2)
     assert errors_of(results) == []
-    assert sum(r.value for r in results) == 6
+    assert sum(r.value.members for r in results) == 6
+    assert GrantChunk.objects.filter(campaign=campaign).count() == 1
     assert [account_of(m).balance for m in members] == [300] * 6
     assert campaign.slices.model.objects.filter(campaign=campaign).count() > 0
     assert sum(campaign.slices.model.objects.filter(campaign=campaign).values_list("remaining", flat=True)) \
         == 100_000 - 6 * 300
     assert_ledger_sound()
+
+
+def test_the_grant_run_is_a_task_run_with_the_grant_totals(monkeypatch) -> None:
+    monkeypatch.setattr(grants, "GRANT_CHUNK", 3)
+    members = [new_member(birthday="1990-12-01") for _ in range(8)]
+    new_member(birthday="1990-06-01")  # not in the segment
+    campaign = grant_campaign(name="합계", budget_points=300 * 5, holdout_percent=Decimal("20"))
+    run = run_all(campaign)
+    control = [m for m in members if held_out(campaign.pk, m.pk, Decimal("20"))]
+    treated = len(members) - len(control)
+    assert run.key == grant_run_key(campaign.pk, 1) and run.task == "campaigns.campaign_grant_plan_task"
+    assert run.args == {"campaign_id": campaign.pk, "run": 1}
+    assert run.status == RunStatus.DONE and run.chunks_total == run.chunks_done >= 3 and run.chunks_failed == 0
+    assert run.counts == {"members": min(treated, 5), "points": 300 * min(treated, 5), "replayed": 0,
+                          "refused": 0, "held_out": len(control), "budget_skipped": max(treated - 5, 0)}
+    assert sum(account_of(m).balance for m in members) == run.counts["points"]
+    assert_ledger_sound()
+
+
+def test_a_grant_chunk_delivered_twice_is_replayed_and_credits_nobody_again() -> None:
+    members = [new_member(birthday="1990-12-01") for _ in range(3)]
+    campaign = grant_campaign(name="두 번 배달", budget_points=10_000)
+    run = run_all(campaign)
+    chunk = TaskChunk.objects.get(run=run)
+    assert campaign_grant_chunk_task(chunk.pk) == "replayed"
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.DONE and chunk.attempts == 1
+    assert [account_of(m).balance for m in members] == [300] * 3
+    assert sum(campaign.slices.values_list("remaining", flat=True)) == 10_000 - 900
+
+
+def test_a_chunk_that_died_after_fixing_its_members_grants_the_same_members_on_its_retry(monkeypatch) -> None:
+    from django.db import OperationalError
+
+    members = [new_member(birthday="1990-12-01") for _ in range(4)]
+    campaign = grant_campaign(name="재시도", budget_points=300 * 3)
+    real = grants.points_grant_chunk
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def flaky(**kwargs):
+        if failures:
+            raise failures.pop()
+        return real(**kwargs)
+
+    monkeypatch.setattr(grants, "points_grant_chunk", flaky)
+    with eager_tasks(), pytest.raises(Retry):  # the first attempt fixed its members, then lost the database
+        campaign_grant_plan_task(campaign.pk)
+    chunk = TaskChunk.objects.get(run__key=grant_run_key(campaign.pk, 1))
+    assert chunk.status == ChunkStatus.RUNNING and GrantChunk.objects.filter(campaign=campaign).count() == 1
+    # apply() runs the retry in this process as a worker would after the backoff
+    assert campaign_grant_chunk_task.apply(args=[chunk.pk]).get() == "done" and not failures
+    chunk.refresh_from_db()
+    run = TaskRun.objects.get(pk=chunk.run_id)
+    assert chunk.attempts == 2 and run.status == RunStatus.DONE
+    assert run.counts["members"] == 3 and run.counts["budget_skipped"] == 1
+    assert sorted(account_of(m).balance for m in members) == [0, 300, 300, 300]
+    assert sum(campaign.slices.values_list("remaining", flat=True)) == 0  # reserved once
+    assert_ledger_sound()
+
+
+def test_a_grant_whose_plan_died_before_its_run_is_due_again() -> None:
+    new_member(birthday="1990-12-01")
+    campaign = grant_campaign(name="계획 중단")
+    plan = campaign_grant_plan(campaign_id=campaign.pk)  # the run number is fixed, no task run yet
+    assert plan.run == 1 and grants_due() == [campaign.pk]
+    with eager_tasks():
+        campaigns_advance_task()
+    assert grants_due() == [] and TaskRun.objects.get(key=grant_run_key(campaign.pk, 1)).status == RunStatus.DONE
+    assert CampaignAward.objects.filter(campaign=campaign).count() == 1
+
+
+def test_a_grant_before_its_date_records_no_run() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign = grant_campaign(name="아직", starts_at=timezone.now() + timedelta(days=1),
+                              ends_at=timezone.now() + timedelta(days=2))
+    with eager_tasks():
+        assert campaign_grant_plan_task(campaign.pk) is None
+    assert not TaskRun.objects.exists() and not GrantChunk.objects.exists()

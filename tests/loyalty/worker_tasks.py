@@ -14,7 +14,7 @@ from config.celery import app
 
 django.setup()  # the worker imports this module before Django is ready
 
-from loyalty.tasks import chunk_task  # noqa: E402
+from loyalty.task_runs import chunk_task  # noqa: E402
 
 __all__ = ["app", "slow_expire_chunk_task"]
 
