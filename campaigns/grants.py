@@ -13,7 +13,8 @@ failures recorded), and its counts sum onto the run the admin shows. The chunk
    domain state, not bookkeeping: the members a replay must grant, and the budget taken);
 2. grants them through loyalty's batch door (``points_grant_chunk``, key prefix
    ``campaign:{id}:run:{n}``: one credit per member, whatever the replays);
-3. records an award for each member whose grant is booked (read back by operation key).
+3. records an award for each member credited, in the grant's own transaction (the award
+   commits with the points or not at all).
 
 Running the plan twice, a chunk twice, or two workers at once credits each member once and
 reserves the budget once.
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Operation, TaskRun
+from loyalty.models import TaskRun
 from loyalty.services.grants import grant_key, points_grant_chunk
 from loyalty.task_runs import member_id_range
 
@@ -37,7 +39,7 @@ from .models import BudgetSlice, Campaign, CampaignAward, CampaignKind, Campaign
 from .services import CampaignStateError, durable
 from .targeting import campaign_members, held_out
 
-GRANT_CHUNK = 5000
+GRANT_CHUNK = settings.DANGOL_CHUNK_SIZE
 GRANT_TASK = "campaigns.campaign_grant_plan_task"
 LAUNCHED = (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
 
@@ -114,15 +116,17 @@ def campaign_grant_chunk(*, campaign_id: int, run: int, id_from: int, id_to: int
         return fixed
     campaign = Campaign.objects.get(pk=campaign_id)
     prefix = grant_prefix(campaign_id, run)
+
+    def awards_record(members: list[int]) -> None:
+        CampaignAward.objects.bulk_create(
+            [CampaignAward(campaign_id=campaign_id, member_id=member_id, operation_key=grant_key(prefix, member_id),
+                           points=campaign.bonus_points) for member_id in members],
+            ignore_conflicts=True,
+        )
+
     result = points_grant_chunk(member_ids=chunk.member_ids, points=campaign.bonus_points, key_prefix=prefix,
-                                description=campaign.name, validity_days=campaign.validity_days)
-    keys = {grant_key(prefix, member_id): member_id for member_id in chunk.member_ids}
-    booked = Operation.objects.filter(key__in=list(keys)).values_list("key", flat=True)
-    CampaignAward.objects.bulk_create(
-        [CampaignAward(campaign_id=campaign_id, member_id=keys[key], operation_key=key,
-                       points=campaign.bonus_points) for key in booked],
-        ignore_conflicts=True,
-    )
+                                description=campaign.name, validity_days=campaign.validity_days,
+                                then=awards_record)
     return GrantChunkResult(members=result.members, points=result.points, replayed=result.replayed,
                             refused=result.refused, held_out=chunk.held_out, budget_skipped=chunk.budget_skipped)
 

@@ -7,7 +7,7 @@ the member), so a chunk run twice, or by two workers at once, credits each membe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,12 +65,15 @@ def points_grant_chunk(
     description: str,
     validity_days: int | None = None,
     actor: Any = None,
+    then: Callable[[list[int]], None] | None = None,
 ) -> ChunkResult:
     """Grant ``points`` to each of these members (source campaign, against the issued account),
     available at once and valid ``validity_days`` from today (``None``: never expire).
 
     Members who cannot hold points (merged, withdrawn, suspended) are refused and counted; a
     member granted before under the same key is counted as replayed and gets nothing more.
+    ``then`` gets the members credited now, inside the grant's transaction: what the caller
+    records about them (a campaign's awards) commits with their points or not at all.
     """
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise ValueError("granted points must be a positive integer")
@@ -85,4 +88,6 @@ def points_grant_chunk(
         rows, kind=OperationKind.CAMPAIGN, source=EntrySource.CAMPAIGN, counter=SystemAccount.ISSUED,
         description=description, available_on=today, expires_on=expiry_date(today, validity_days), actor=actor,
     )
+    if then is not None:
+        then([credit.member_id for credit in credits if credit.status == CREDIT_BOOKED])
     return ChunkResult.of(credits)

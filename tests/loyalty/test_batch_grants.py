@@ -166,3 +166,28 @@ def test_the_same_chunk_run_by_two_workers_at_once_credits_each_member_once():
     assert outcomes == [(0, 30), (30, 0)]
     assert LedgerEntry.objects.filter(source=EntrySource.CAMPAIGN, version__isnull=False).count() == 30
     assert_ledger_sound()
+
+
+def test_then_runs_in_the_grants_transaction_with_the_members_credited_now() -> None:
+    """What the caller records about the credited members (a campaign's awards) commits with
+    their points or not at all: a failure in ``then`` leaves no points either."""
+    first, second, closed = new_member(), new_member(), new_member()
+    Member.objects.filter(pk=closed.pk).update(status=MemberStatus.WITHDRAWN)
+    points_grant_chunk(member_ids=[first.pk], points=10, key_prefix="then-grant", description="gift")
+
+    class Boom(Exception):
+        pass
+
+    def fail(members: list[int]) -> None:
+        raise Boom(members)
+
+    with pytest.raises(Boom) as raised:
+        points_grant_chunk(member_ids=[first.pk, second.pk, closed.pk], points=10, key_prefix="then-grant",
+                           description="gift", then=fail)
+    assert raised.value.args[0] == [second.pk]  # booked now: not the replay, not the closed member
+    assert account_of(second).balance == 0 and not LedgerEntry.objects.filter(account=account_of(second)).exists()
+    seen: list[list[int]] = []
+    done = points_grant_chunk(member_ids=[first.pk, second.pk, closed.pk], points=10, key_prefix="then-grant",
+                              description="gift", then=seen.append)
+    assert seen == [[second.pk]] and done == ChunkResult(members=1, points=10, replayed=1, refused=1)
+    assert account_of(second).balance == 10
