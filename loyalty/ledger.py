@@ -232,8 +232,23 @@ OPERATION_KEY_CONSTRAINTS = {f"{Operation._meta.db_table}_key_key", f"{Operation
 
 def accounts_open(member_ids: Iterable[int]) -> None:
     """A points account for each of these members that has none, in one statement: at sign-up,
-    for an import's chunk, or at the first movement of a member whose identity was written alone."""
-    Account.objects.bulk_create([Account(member_id=pk) for pk in member_ids], ignore_conflicts=True)
+    for an import's chunk, or at the first movement of a member whose identity was written alone.
+
+    On PostgreSQL the ids go in as one array: building ten thousand ``Account`` objects for
+    ``bulk_create`` cost twice the insert itself in an import's chunk. The columns are the
+    model's defaults (a test compares the row with the one ``bulk_create`` writes).
+    """
+    ids = list(member_ids)
+    if not ids:
+        return
+    if connection.vendor != "postgresql":
+        Account.objects.bulk_create([Account(member_id=pk) for pk in ids], ignore_conflicts=True)
+        return
+    fetch_prepared(
+        "INSERT INTO loyalty_account (member_id, system_code, balance, debt, version, created_at) "
+        "SELECT unnest(%b::bigint[]), NULL, 0, 0, 0, %s ON CONFLICT DO NOTHING RETURNING id",
+        [ids, clock.now()],
+    )
 
 
 def is_key_race(error: IntegrityError) -> bool:

@@ -191,3 +191,23 @@ def test_then_runs_in_the_grants_transaction_with_the_members_credited_now() -> 
                               description="gift", then=seen.append)
     assert seen == [[second.pk]] and done == ChunkResult(members=1, points=10, replayed=1, refused=1)
     assert account_of(second).balance == 10
+
+
+def test_accounts_open_writes_the_row_bulk_create_writes(ledger_written_by_hand: None) -> None:
+    """The PostgreSQL path of ``accounts_open`` names its columns; the ORM path takes the model's
+    defaults. Both must write the same account (a column added later shows up here)."""
+    from django.forms.models import model_to_dict
+
+    from loyalty.ledger import accounts_open
+    from loyalty.models import Account
+
+    by_statement, by_orm = new_member(), new_member()
+    Account.objects.filter(member__in=[by_statement, by_orm]).delete()  # identities written alone
+    accounts_open([by_statement.pk, by_statement.pk])
+    accounts_open([by_statement.pk])  # already open: nothing, no error
+    Account.objects.bulk_create([Account(member_id=by_orm.pk)])
+    ignored = {"id", "member", "created_at"}
+    written = model_to_dict(Account.objects.get(member=by_statement), exclude=list(ignored))
+    assert written == model_to_dict(Account.objects.get(member=by_orm), exclude=list(ignored))
+    assert {f.name for f in Account._meta.concrete_fields} - ignored == set(written)
+    assert Account.objects.filter(member=by_statement).count() == 1
