@@ -3,8 +3,9 @@ simulation and the exact segment count are buttons that call a service (never ``
 the transitions are durable transactions, which Django's change form would wrap).
 
 A launched campaign's page shows its results: members reached, points against budget, cost,
-redemption rate, and for a holdout campaign treatment against control with Welch's 95 %
-interval; a server-drawn SVG chart of the points issued per day (no script, no CDN).
+redemption rate, and for a holdout campaign treatment against control (every targeted member,
+non-buyers as zero) with Welch's 95 % interval; a server-drawn SVG chart of the points issued
+and returned by refunds per day (no script, no CDN).
 """
 
 from __future__ import annotations
@@ -205,9 +206,10 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
         if results.days:
             context["chart"] = bar_chart(
                 slug="campaign-points", title=gettext("Points issued per day"),
-                description=gettext("Points this campaign added, day by day."),
-                groups=[day for day, _points in results.days], series=[gettext("points")],
-                values=[[points] for _day, points in results.days], unit="P",
-                axis_labels=[(day[5:], "") for day, _points in results.days],
+                description=gettext("Points this campaign added, and those refunds took back, day by day."),
+                groups=[day for day, _issued, _returned in results.days],
+                series=[gettext("points issued"), gettext("points returned by refunds")],
+                values=[[issued, returned] for _day, issued, returned in results.days], unit="P",
+                axis_labels=[(day[5:], "") for day, _issued, _returned in results.days],
             )
     return context

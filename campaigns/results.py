@@ -3,10 +3,18 @@
 - members reached and points issued: the campaign's awards;
 - cost: points issued × the campaign's money value of a point;
 - redemption rate: the share of members reached who redeemed points after the campaign started;
-- holdout: spend per exposed member in the window, treatment against control, with Welch's
-  95 % interval (:mod:`campaigns.stats`). A member is exposed when a purchase or an activity
-  of theirs met the campaign, so both groups are members who came back during it; the
-  comparison is between like groups, but it does not count members who never came back.
+- holdout: spend per targeted member in the window, treatment against control, with Welch's
+  95 % interval (:mod:`campaigns.stats`).
+
+The holdout answers "did targeting these members make them spend more", so both groups are
+*every* member the campaign targeted, split by the stable draw (:func:`campaigns.targeting.held_out`),
+and a member who bought nothing counts as zero. Comparing only the members who came back
+(the exposures) would be biased: the campaign changes who comes back, which is the very effect
+measured. The targeting is taken as it stood when the campaign started (its segment's spend
+and activity windows end there), so nothing the campaign caused moves a member between
+groups or out of them; members who joined during the window count too (they were targeted
+from their sign-up). One statement reads it all: the targeted members (the targeting's own
+queryset) joined to their purchases in the window, grouped by member, then by the draw.
 """
 
 from __future__ import annotations
@@ -15,14 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Avg, Count, DecimalField, Exists, F, OuterRef, Subquery, Sum, Variance
-from django.db.models.functions import Coalesce, TruncDate
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.models import Purchase, Redemption
 
-from .models import Campaign, Exposure
+from .models import Campaign
 from .stats import Difference, GroupSummary, welch
+from .targeting import campaign_members, held_out_sql
 
 CHART_DAYS = 62  # the chart shows at most this many days (the last ones)
 
@@ -39,7 +49,9 @@ class Results:
     treatment: GroupSummary | None
     control: GroupSummary | None
     difference: Difference | None
-    days: list[tuple[str, int]]
+    spend_from: datetime
+    spend_until: datetime
+    days: list[tuple[str, int, int]]  # (day, points issued, points returned by refunds)
 
 
 def _window_end(campaign: Campaign, now: datetime) -> datetime:
@@ -55,25 +67,16 @@ def campaign_results(campaign: Campaign) -> Results:
                                                                created_at__gte=campaign.starts_at)))
                 .aggregate(n=Count("member_id", distinct=True))["n"] or 0)
     treatment = control = difference = None
+    spend_until = _window_end(campaign, now)
     if campaign.holdout_percent > 0:
-        spend = (Purchase.objects.filter(member_id=OuterRef("member_id"), occurred_at__gte=campaign.starts_at,
-                                         occurred_at__lt=_window_end(campaign, now))
-                 .order_by().values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount")))
-                 .values("total"))
-        money = DecimalField(max_digits=16, decimal_places=2)
-        groups = {
-            row["control"]: GroupSummary(row["n"], float(row["mean"] or 0), float(row["variance"] or 0))
-            for row in Exposure.objects.filter(campaign=campaign)
-            .annotate(spend=Coalesce(Subquery(spend, output_field=money), Decimal("0"), output_field=money))
-            .values("control").annotate(n=Count("id"), mean=Avg("spend"), variance=Variance("spend", sample=True))
-            .order_by("control")
-        }
+        groups = holdout_groups(campaign, spend_until)
         treatment, control = groups.get(False), groups.get(True)
         if treatment and control:
             difference = welch(treatment, control)
     days = [
-        (row["day"].isoformat(), int(row["points"]))
-        for row in awards.annotate(day=TruncDate("awarded_at")).values("day").annotate(points=Sum("points"))
+        (row["day"].isoformat(), int(row["issued"] or 0), -int(row["returned"] or 0))
+        for row in awards.annotate(day=TruncDate("awarded_at")).values("day")
+        .annotate(issued=Sum("points", filter=Q(points__gt=0)), returned=Sum("points", filter=Q(points__lt=0)))
         .order_by("-day")[:CHART_DAYS]
     ][::-1]
     budget = campaign.budget_points
@@ -82,5 +85,39 @@ def campaign_results(campaign: Campaign) -> Results:
         budget_share=(Decimal(points * 100) / budget).quantize(Decimal("0.1")) if budget else None,
         cost=Decimal(points) * campaign.point_value, redeemed_members=redeemed,
         redemption_rate=(Decimal(redeemed * 100) / members).quantize(Decimal("0.1")) if members else None,
-        treatment=treatment, control=control, difference=difference, days=days,
+        treatment=treatment, control=control, difference=difference,
+        spend_from=campaign.starts_at, spend_until=spend_until, days=days,
     )
+
+
+def holdout_groups(campaign: Campaign, until: datetime) -> dict[bool, GroupSummary]:
+    """Spend per targeted member from the campaign's start to ``until``, by group (``True``:
+    control), over every targeted member: those who bought nothing count as zero.
+
+    One statement, set-based: the targeting's queryset (as of the start, joined before
+    ``until``) left-joined to the purchases of the window (net of refunds; the planner picks an
+    index probe per member or one hash join), summed per member, then count, mean and sample
+    variance per side of the holdout draw, computed in SQL on the member id.
+    """
+    targeted = (campaign_members(campaign, now=campaign.starts_at).filter(joined_at__lt=until)
+                .order_by().values("pk"))
+    members_sql, members_params = targeted.query.sql_with_params()
+    control_sql, control_params = held_out_sql("spend.member_id", campaign.pk, campaign.holdout_percent)
+    purchases = Purchase._meta.db_table
+    sql = f"""
+        WITH targeted (id) AS ({members_sql}),
+        spend AS (
+            SELECT targeted.id AS member_id, COALESCE(SUM(p.amount - p.refunded_amount), 0) AS spend
+            FROM targeted LEFT JOIN {purchases} p
+                ON p.member_id = targeted.id AND p.occurred_at >= %s AND p.occurred_at < %s
+            GROUP BY targeted.id
+        )
+        SELECT {control_sql} AS control, COUNT(*), AVG(spend), VAR_SAMP(spend)
+        FROM spend GROUP BY 1
+    """  # noqa: S608 (a table name and compiled ORM and draw fragments; values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*members_params, campaign.starts_at, until, *control_params])
+        return {
+            bool(control): GroupSummary(int(count), float(mean or 0), float(variance or 0))
+            for control, count, mean, variance in cursor.fetchall()
+        }
