@@ -182,7 +182,12 @@ class BudgetSlice(models.Model):
 
 
 class CampaignAward(models.Model):
-    """Points a campaign added to one operation, written in that operation's transaction."""
+    """Points a campaign added to one operation, written in that operation's transaction.
+
+    A refund of that operation writes its share back as a negative award under the refund's own
+    key (the purchase's award is never rewritten), so a campaign's sum of awards is what it
+    issued and kept, per member and in all. Looked up by operation key when a refund comes.
+    """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="awards")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", db_index=False)
@@ -196,7 +201,10 @@ class CampaignAward(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "operation_key"], name="campaign_award_once"),
         ]
-        indexes = [models.Index(fields=["campaign", "member"], name="campaign_award_member")]
+        indexes = [
+            models.Index(fields=["campaign", "member"], name="campaign_award_member"),
+            models.Index(fields=["operation_key"], name="campaign_award_operation"),
+        ]
 
 
 class Exposure(models.Model):
