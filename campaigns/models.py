@@ -255,3 +255,20 @@ class GrantChunk(models.Model):
         verbose_name = _("grant chunk")
         verbose_name_plural = _("grant chunks")
         constraints = [models.UniqueConstraint(fields=["campaign", "run", "id_from"], name="grant_chunk_once")]
+
+
+class HoldoutReading(models.Model):
+    """A holdout campaign's last comparison of treatment and control (count, mean and sample
+    variance of spend per targeted member), measured in the background
+    (:func:`campaigns.results.holdout_measure`): over a million targeted members the statement
+    takes a second or two, more than an admin page may spend, so the page reads this row."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="holdout_reading")
+    spend_until = models.DateTimeField(_("spend counted until"))
+    measured_at = models.DateTimeField(_("measured at"))
+    treatment = models.JSONField(_("treatment group"), null=True, blank=True)  # [count, mean, variance]
+    control = models.JSONField(_("control group"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("holdout reading")
+        verbose_name_plural = _("holdout readings")

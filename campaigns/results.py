@@ -15,6 +15,12 @@ and activity windows end there), so nothing the campaign caused moves a member b
 groups or out of them; members who joined during the window count too (they were targeted
 from their sign-up). One statement reads it all: the targeted members (the targeting's own
 queryset) joined to their purchases in the window, grouped by member, then by the draw.
+
+That statement hashes every targeted member (the draw is a SHA-256): over a million members it
+takes a second or two, more than an admin page may spend. So it runs in the background
+(:func:`holdout_measure`: hourly while the window is open, once more when it has closed, and
+when an operator asks) and the page reads the last :class:`~campaigns.models.HoldoutReading`
+with the time it was measured.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.models import Purchase, Redemption
 
-from .models import Campaign
+from .models import Campaign, CampaignStatus, HoldoutReading
 from .stats import Difference, GroupSummary, welch
 from .targeting import campaign_members, held_out_sql
 
@@ -50,7 +56,8 @@ class Results:
     control: GroupSummary | None
     difference: Difference | None
     spend_from: datetime
-    spend_until: datetime
+    spend_until: datetime | None  # the holdout figures' window end (None: not measured yet)
+    holdout_measured_at: datetime | None
     days: list[tuple[str, int, int]]  # (day, points issued, points returned by refunds)
 
 
@@ -59,7 +66,6 @@ def _window_end(campaign: Campaign, now: datetime) -> datetime:
 
 
 def campaign_results(campaign: Campaign) -> Results:
-    now = timezone.now()
     awards = campaign.awards.all()
     totals = awards.aggregate(members=Count("member_id", distinct=True), points=Sum("points"))
     members, points = totals["members"] or 0, totals["points"] or 0
@@ -67,10 +73,9 @@ def campaign_results(campaign: Campaign) -> Results:
                                                                created_at__gte=campaign.starts_at)))
                 .aggregate(n=Count("member_id", distinct=True))["n"] or 0)
     treatment = control = difference = None
-    spend_until = _window_end(campaign, now)
-    if campaign.holdout_percent > 0:
-        groups = holdout_groups(campaign, spend_until)
-        treatment, control = groups.get(False), groups.get(True)
+    reading = HoldoutReading.objects.filter(campaign=campaign).first() if campaign.holdout_percent > 0 else None
+    if reading is not None:
+        treatment, control = _summary(reading.treatment), _summary(reading.control)
         if treatment and control:
             difference = welch(treatment, control)
     days = [
@@ -86,7 +91,40 @@ def campaign_results(campaign: Campaign) -> Results:
         cost=Decimal(points) * campaign.point_value, redeemed_members=redeemed,
         redemption_rate=(Decimal(redeemed * 100) / members).quantize(Decimal("0.1")) if members else None,
         treatment=treatment, control=control, difference=difference,
-        spend_from=campaign.starts_at, spend_until=spend_until, days=days,
+        spend_from=campaign.starts_at, spend_until=reading.spend_until if reading else None,
+        holdout_measured_at=reading.measured_at if reading else None, days=days,
+    )
+
+
+def _summary(stored: list[float] | None) -> GroupSummary | None:
+    return GroupSummary(int(stored[0]), float(stored[1]), float(stored[2])) if stored else None
+
+
+def holdout_measure(*, campaign_id: int) -> HoldoutReading | None:
+    """Measure a holdout campaign's groups now and keep the reading (a background task)."""
+    campaign = Campaign.objects.select_related("segment").get(pk=campaign_id)
+    if campaign.holdout_percent <= 0:
+        return None
+    now = timezone.now()
+    until = _window_end(campaign, now)
+    groups = holdout_groups(campaign, until)
+    stored = {control: [summary.count, summary.mean, summary.variance] for control, summary in groups.items()}
+    reading, _created = HoldoutReading.objects.update_or_create(
+        campaign=campaign,
+        defaults={"spend_until": until, "measured_at": now, "treatment": stored.get(False),
+                  "control": stored.get(True)},
+    )
+    return reading
+
+
+def holdouts_due() -> list[int]:
+    """The holdout campaigns to measure: launched, started, and not yet measured to the end of
+    their window (so a campaign is measured while it runs, then once after it ends)."""
+    return list(
+        Campaign.objects.filter(holdout_percent__gt=0, starts_at__lte=timezone.now())
+        .exclude(status=CampaignStatus.DRAFT)
+        .filter(Q(holdout_reading__isnull=True) | Q(holdout_reading__spend_until__lt=F("ends_at")))
+        .order_by("pk").values_list("pk", flat=True)
     )
 
 
