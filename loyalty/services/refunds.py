@@ -60,8 +60,8 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     (soonest expiry first); what the member already spent is the policy's: a debt the
     next earnings repay, or a write-off. Points redeemed on the order come back in the
     same proportion, into the lots they came from. The campaigns that added points to the
-    order take back their share (:func:`loyalty.boosts.boosts_return`): it returns to their
-    budgets in this transaction.
+    order get their share back (:func:`loyalty.boosts.boosts_return`): into their budgets, in
+    this transaction.
     """
     if not refund_id:
         raise InvalidRequest("refund_id is required.", errors={"refund_id": ["This field is required."]})
