@@ -3,8 +3,9 @@ simulation and the exact segment count are buttons that call a service (never ``
 the transitions are durable transactions, which Django's change form would wrap).
 
 A launched campaign's page shows its results: members reached, points against budget, cost,
-redemption rate, and for a holdout campaign treatment against control with Welch's 95 %
-interval; a server-drawn SVG chart of the points issued per day (no script, no CDN).
+redemption rate, and for a holdout campaign treatment against control (every targeted member,
+non-buyers as zero, measured in the background) with Welch's 95 % interval; a server-drawn SVG
+chart of the points issued and returned by refunds per day (no script, no CDN).
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ class CampaignAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:campaign_id>/simulate/", wrap(self.simulate_view), name="campaigns_campaign_simulate"),
+            path("<int:campaign_id>/measure-holdout/", wrap(self.measure_holdout_view),
+                 name="campaigns_campaign_measure_holdout"),
             path("<int:campaign_id>/status/<slug:action>/", wrap(self.transition_view),
                  name="campaigns_campaign_transition"),
             *super().get_urls(),
@@ -192,6 +195,19 @@ class CampaignAdmin(admin.ModelAdmin):
         get_object_or_404(Campaign, pk=campaign_id)
         result = campaign_simulate(campaign_id=campaign_id)
         self.message_user(request, gettext("Simulated over %(month)s's activity.") % {"month": result["month"][:7]})
+        return self._back(campaign_id)
+
+    def measure_holdout_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """Queue a measurement of the holdout now (through the outbox: seconds at a million
+        members, so never in the request; a broker outage only delays it)."""
+        if request.method != "POST":
+            return self._back(campaign_id)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        if campaign.holdout_percent > 0:
+            outbox_enqueue("campaigns.campaign_holdout_measure_task", campaign_id=campaign.pk)
+            self.message_user(request, gettext("The holdout comparison will be measured shortly."))
         return self._back(campaign_id)
 
     def transition_view(self, request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
@@ -232,6 +248,7 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
     context: dict[str, Any] = {
         "campaign": campaign, "campaign_actions": actions,
         "simulate_url": reverse("admin:campaigns_campaign_simulate", args=[campaign.pk]),
+        "measure_holdout_url": reverse("admin:campaigns_campaign_measure_holdout", args=[campaign.pk]),
         "simulation": campaign.simulation,
         "launch_problems": campaign_problems(campaign, timezone.now()) if campaign.status == "draft" else [],
         "needs_approver": campaign.status == CampaignStatus.DRAFT and not can_launch,
@@ -243,10 +260,11 @@ def campaign_panel(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
         if results.days:
             context["chart"] = bar_chart(
                 slug="campaign-points", title=gettext("Points issued per day"),
-                description=gettext("Points this campaign added, day by day."),
-                groups=[day for day, _points in results.days], series=[gettext("points")],
-                values=[[points] for _day, points in results.days], unit="P",
-                axis_labels=[(day[5:], "") for day, _points in results.days],
+                description=gettext("Points this campaign added, and those refunds took back, day by day."),
+                groups=[day for day, _issued, _returned in results.days],
+                series=[gettext("points issued"), gettext("points returned by refunds")],
+                values=[[issued, returned] for _day, issued, returned in results.days], unit="P",
+                axis_labels=[(day[5:], "") for day, _issued, _returned in results.days],
             )
     return context
 

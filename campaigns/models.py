@@ -182,7 +182,12 @@ class BudgetSlice(models.Model):
 
 
 class CampaignAward(models.Model):
-    """Points a campaign added to one operation, written in that operation's transaction."""
+    """Points a campaign added to one operation, written in that operation's transaction.
+
+    A refund of that operation writes its share back as a negative award under the refund's own
+    key (the purchase's award is never rewritten), so a campaign's sum of awards is what it
+    issued and kept, per member and in all. Looked up by operation key when a refund comes.
+    """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="awards")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", db_index=False)
@@ -196,7 +201,10 @@ class CampaignAward(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "operation_key"], name="campaign_award_once"),
         ]
-        indexes = [models.Index(fields=["campaign", "member"], name="campaign_award_member")]
+        indexes = [
+            models.Index(fields=["campaign", "member"], name="campaign_award_member"),
+            models.Index(fields=["operation_key"], name="campaign_award_operation"),
+        ]
 
 
 class Exposure(models.Model):
@@ -251,3 +259,20 @@ class GrantChunk(models.Model):
         verbose_name = _("grant chunk")
         verbose_name_plural = _("grant chunks")
         constraints = [models.UniqueConstraint(fields=["campaign", "run", "id_from"], name="grant_chunk_once")]
+
+
+class HoldoutReading(models.Model):
+    """A holdout campaign's last comparison of treatment and control (count, mean and sample
+    variance of spend per targeted member), measured in the background
+    (:func:`campaigns.results.holdout_measure`): over a million targeted members the statement
+    takes a second or two, more than an admin page may spend, so the page reads this row."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="holdout_reading")
+    spend_until = models.DateTimeField(_("spend counted until"))
+    measured_at = models.DateTimeField(_("measured at"))
+    treatment = models.JSONField(_("treatment group"), null=True, blank=True)  # [count, mean, variance]
+    control = models.JSONField(_("control group"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("holdout reading")
+        verbose_name_plural = _("holdout readings")

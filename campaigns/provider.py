@@ -10,6 +10,12 @@ and the member is targeted (tier, channel, the purchase's store, the segment: on
 ``claim`` runs in the operation's transaction: it cuts each line to the member's cap (one
 query) and to the budget (:mod:`campaigns.budget`), records the awards (one insert), the
 exposures of holdout campaigns (one insert) and mission progress (one upsert per mission).
+
+``returns`` runs in a refund's transaction: it reads the awards of the refunded operation (one
+query on the award's operation key), gives each campaign's share back to its budget
+(:func:`campaigns.budget.budget_return`, in campaign id order) and records the share as a
+negative award keyed by the refund, so the points issued, the per-member cap and the chart
+count what the campaign kept; the award of the purchase itself is never rewritten.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from loyalty.boosts import PURCHASE, BoostContext
+from loyalty.boosts import PURCHASE, BoostContext, BoostReturn
 from loyalty.rules import Boost, Line
 
-from .budget import budget_reserve
+from .budget import budget_reserve, budget_return
 from .models import (
     APPLYING_STATUSES,
     Campaign,
@@ -168,6 +174,22 @@ class CampaignBoosts:
                                             operation_key=context.operation_key, points=granted))
         CampaignAward.objects.bulk_create(awards)
         return tuple(lines)
+
+    def returns(self, refund: BoostReturn) -> int:
+        awarded = (CampaignAward.objects.filter(operation_key=refund.operation_key, points__gt=0)
+                   .values_list("campaign_id", "points", "campaign__budget_points").order_by("campaign_id"))
+        returned: list[CampaignAward] = []
+        for campaign_id, points, budget in awarded:
+            share = refund.share(points)
+            if share <= 0:
+                continue
+            if budget is not None:
+                budget_return(campaign_id, refund.member_id, share)
+            returned.append(CampaignAward(campaign_id=campaign_id, member_id=refund.member_id,
+                                          operation_key=refund.return_key, points=-share,
+                                          awarded_at=refund.occurred_at))
+        CampaignAward.objects.bulk_create(returned)
+        return -sum(award.points for award in returned)
 
     def _exposures_record(self, context: BoostContext, boosts: Sequence[Boost]) -> None:
         if boosts:

@@ -18,6 +18,11 @@ SCHEDULES: list[dict[str, Any]] = [
         "task": "campaigns.segments_count_task",
         "crontab": {"minute": "20", "hour": "*"},
     },
+    {
+        "name": "Measure holdout campaigns, treatment against control (hourly)",
+        "task": "campaigns.holdouts_measure_task",
+        "crontab": {"minute": "40", "hour": "*"},
+    },
 ]
 
 

@@ -9,8 +9,10 @@ criteria (spend, points, inactivity) are correlated subqueries on indexed column
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -86,3 +88,19 @@ def holdout_draw(campaign_id: int, member_id: int) -> Decimal:
 def held_out(campaign_id: int, member_id: int, holdout_percent: Decimal) -> bool:
     """Whether the member is in the campaign's control group (gets nothing, counted as exposed)."""
     return holdout_percent > 0 and holdout_draw(campaign_id, member_id) < holdout_percent
+
+
+def held_out_sql(member_id_column: str, campaign_id: int, holdout_percent: Decimal) -> tuple[str, list[str | bytes]]:
+    """:func:`held_out` as a PostgreSQL boolean expression on ``member_id_column``, with its params.
+
+    The same draw, exactly: the member is held out when the first 8 bytes of the SHA-256, read
+    as an unsigned big-endian number, are below ``⌈percent × 2^64 / 100⌉`` (an exact integer:
+    no rounding moves a member across the line). Byte strings compare like those numbers (a
+    shorter prefix that matches sorts first), so the hash is compared with the bound's 8 bytes
+    as it is, with no conversion per row: a million members take well under a second.
+    """
+    if holdout_percent <= 0:
+        return "FALSE", []
+    bound = math.ceil(Fraction(holdout_percent) * 2**64 / 100)  # at most 2^63: 8 bytes
+    sql = f"sha256(convert_to(%s || {member_id_column}::text, 'UTF8')) < %s::bytea"
+    return sql, [f"campaign:{campaign_id}:member:", bound.to_bytes(8, "big")]

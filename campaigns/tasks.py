@@ -14,6 +14,7 @@ from loyalty.task_runs import chunk_run, chunk_task, orchestrator, run_fan_out
 
 from .grants import GRANT_TASK, campaign_grant_chunk, campaign_grant_plan, grants_due
 from .models import Segment
+from .results import holdout_measure, holdouts_due
 from .services import campaign_simulate, campaigns_advance, segment_count
 
 
@@ -65,3 +66,18 @@ def segments_count_task() -> int:
 def campaign_simulate_task(campaign_id: int) -> dict[str, Any]:
     """Simulate a campaign over last month's activity and store the figures on it."""
     return campaign_simulate(campaign_id=campaign_id)
+
+
+@shared_task(name="campaigns.campaign_holdout_measure_task", acks_late=True)
+def campaign_holdout_measure_task(campaign_id: int) -> bool:
+    """Measure one holdout campaign's treatment and control and keep the reading."""
+    return holdout_measure(campaign_id=campaign_id) is not None
+
+
+@shared_task(name="campaigns.holdouts_measure_task", acks_late=True)
+def holdouts_measure_task() -> int:
+    """Hourly: queue a measurement of every holdout campaign still due one (one task each)."""
+    ids = holdouts_due()
+    for pk in ids:
+        campaign_holdout_measure_task.delay(pk)
+    return len(ids)

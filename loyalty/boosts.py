@@ -14,6 +14,12 @@ provider keys its cache on the programme version the lock statement read) and
 
 The birthday service calls :func:`fixed_points_boosted` (see there) so that a campaign can,
 say, double birthday points in December without a second birthday rule.
+
+A refund gives campaigns back what it takes back: when the refunded purchase's breakdown has a
+campaign line, the refund service calls :func:`boosts_return` in its own transaction, and each
+provider returns its share (:meth:`BoostReturn.share`) of the points it awarded on that
+operation to its budget and records it. A refund of a purchase without campaign lines does not
+call it (no query).
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
-from .rules import Boost, Earning, Line, Order, RuleSpec, fixed_earning, with_campaign_lines
+from .rules import Boost, Earning, Line, Order, RuleSpec, fixed_earning, proportional_share, with_campaign_lines
 
 PURCHASE = "purchase"
 BIRTHDAY = "birthday"
@@ -45,6 +52,39 @@ class BoostContext:
     order: Order | None = None
 
 
+@dataclass(frozen=True)
+class BoostReturn:
+    """A refund taking back part of an operation's points, campaign lines included.
+
+    ``before → after`` is the refunded slice of the order's ``whole`` amount; ``reversing`` the
+    order's points this refund reverses and ``reversed`` those it actually took back (less what
+    the member had already spent and the policy wrote off).
+    """
+
+    member_id: int
+    operation_key: str  # the operation that earned the points ("purchase:{order_id}")
+    return_key: str  # the refund's own operation key: one return per campaign per refund
+    occurred_at: datetime
+    before: Decimal
+    after: Decimal
+    whole: Decimal
+    reversing: int
+    reversed: int
+
+    def share(self, points: int) -> int:
+        """The part of a campaign line of ``points`` this refund takes back.
+
+        The same cumulative proportional rounding as the order's own points, so a series of
+        partial refunds returns exactly the line once the order is refunded in full. Points the
+        policy wrote off (already spent, no debt) stay with the member: the campaign paid for
+        them, so its share of the write-off is not returned.
+        """
+        share = proportional_share(points, self.before, self.after, self.whole)
+        if self.reversed < self.reversing:
+            share = share * self.reversed // self.reversing
+        return share
+
+
 class BoostProvider(Protocol):
     def offers(self, context: BoostContext) -> Sequence[Boost]:
         """The campaigns that apply to this operation (held-out members' included, marked)."""
@@ -52,6 +92,10 @@ class BoostProvider(Protocol):
     def claim(self, context: BoostContext, boosts: Sequence[Boost], wanted: Mapping[int, int]) -> tuple[Line, ...]:
         """The final campaign lines: ``wanted`` (points per campaign id) cut to cap and budget,
         recorded in the current transaction, plus any mission completion bonus."""
+
+    def returns(self, refund: BoostReturn) -> int:
+        """Give back, in the current transaction, this refund's share of the points the
+        provider awarded on ``refund.operation_key``; the points returned."""
 
 
 _providers: list[BoostProvider] = []
@@ -90,6 +134,12 @@ def boosts_claim(context: BoostContext, offer: Offer, earning: Earning) -> Earni
     for provider, boosts in offer.by_provider:
         granted.extend(provider.claim(context, boosts, wanted))
     return with_campaign_lines(earning, granted)
+
+
+def boosts_return(refund: BoostReturn) -> int:
+    """Each provider's share of a refund given back (call it only for an operation that had
+    campaign lines, under the refund's lock); the points returned."""
+    return sum(provider.returns(refund) for provider in _providers)
 
 
 def fixed_points_boosted(context: BoostContext, rule: RuleSpec, cap_left: int | None) -> Earning:

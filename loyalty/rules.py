@@ -115,6 +115,17 @@ def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decimal) -> int:
+    """The points of ``total`` that belong to the refunded slice ``before → after`` of ``whole``.
+
+    Cumulative rounding (floor of the running share, less the floor before) makes a series
+    of partial refunds add up to exactly ``total`` once the whole order is refunded.
+    """
+    if after >= whole:
+        return total - floor_points(total * before / whole)
+    return floor_points(total * after / whole) - floor_points(total * before / whole)
+
+
 def rate(amount: Decimal, rule: RuleSpec) -> int:
     if rule.rate_points <= 0 or rule.rate_amount <= 0 or amount <= 0:
         return 0

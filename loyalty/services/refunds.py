@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 
 from members.selectors import member_holder_id
 
+from .. import clock
+from ..boosts import BoostReturn, boosts_return
 from ..errors import InvalidRequest, NotFound
 from ..ledger import Posting, Replayed, durable, holding_lots, lot_heirs, operation_begin
 from ..models import (
@@ -26,21 +28,10 @@ from ..models import (
     SystemAccount,
 )
 from ..policy import amount_parse
-from ..rules import floor_points
+from ..rules import proportional_share
 from ..spendable import LotState, lot_state
 from .outcome import Outcome
 from .redemption import redemption_allocations, restore_to_lots
-
-
-def proportional_share(total: int, before: Decimal, after: Decimal, whole: Decimal) -> int:
-    """The points of ``total`` that belong to the refunded slice ``before → after`` of ``whole``.
-
-    Cumulative rounding (floor of the running share, less the floor before) makes a series
-    of partial refunds add up to exactly ``total`` once the whole order is refunded.
-    """
-    if after >= whole:
-        return total - floor_points(total * before / whole)
-    return floor_points(total * after / whole) - floor_points(total * before / whole)
 
 
 def order_lots(posting: Posting, purchase: Purchase, account: Account, today: date) -> list[Lot]:
@@ -68,7 +59,9 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     The reversal takes the order's own lot first, then the member's other open lots
     (soonest expiry first); what the member already spent is the policy's: a debt the
     next earnings repay, or a write-off. Points redeemed on the order come back in the
-    same proportion, into the lots they came from.
+    same proportion, into the lots they came from. The campaigns that added points to the
+    order get their share back (:func:`loyalty.boosts.boosts_return`): into their budgets, in
+    this transaction.
     """
     if not refund_id:
         raise InvalidRequest("refund_id is required.", errors={"refund_id": ["This field is required."]})
@@ -131,6 +124,13 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
             description=_("Points for order %(order)s reversed by a refund") % {"order": order_id},
             internal_note=(f"{written_off} P written off: already spent" if written_off else ""),
         )
+    if any(line.get("source") == "campaign" for line in purchase.breakdown):
+        # The campaigns' share goes back to their budgets and out of their points issued.
+        boosts_return(BoostReturn(
+            member_id=purchase.member_id, operation_key=f"purchase:{order_id}", return_key=f"refund:{refund_id}",
+            occurred_at=clock.now(), before=before, after=after, whole=purchase.amount,
+            reversing=to_reverse, reversed=to_reverse - written_off,
+        ))
     posting.change(Purchase, purchase.pk, refunded_amount=after, points_reversed=purchase.points_reversed + to_reverse)
     posting.add(Refund(
         refund_id=refund_id, purchase=purchase, amount=value, points_reversed=to_reverse - written_off,

@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from campaigns.budget import SLICES
-from campaigns.models import BudgetSlice, CampaignAward
-from loyalty.services import purchase_record
+from campaigns.budget import SLICES, budget_left
+from campaigns.models import BudgetSlice, CampaignAward, CampaignKind
+from loyalty.services import purchase_record, purchase_refund
 from tests.campaigns.conftest import launched
 from tests.conftest import assert_ledger_sound, errors_of, new_member, run_together, unique
 
@@ -62,3 +62,25 @@ def test_a_purchase_does_not_wait_for_a_slice_another_transaction_holds() -> Non
     assert outcome.data["points"] == 200
     free = BudgetSlice.objects.get(campaign=campaign, number=SLICES - 1)
     assert free.remaining == 1000 - 100
+
+
+def test_refunds_racing_purchases_give_back_exactly_what_they_take_and_never_deadlock() -> None:
+    """Refunds return to two campaigns' slices while purchases reserve from them: every call
+    finishes (no deadlock), and each budget still adds up to what the awards kept."""
+    double = launched(name="2배 환불 경쟁", budget_points=3000)
+    bonus = launched(name="보너스 환불 경쟁", kind=CampaignKind.BONUS, bonus_points=100, budget_points=3000)
+    bought = [purchase_record(member=new_member(), order_id=unique("paid"), amount="10000") for _ in range(10)]
+    buyers = [new_member() for _ in range(10)]
+    workers = [lambda o=o: purchase_refund(order_id=o.data["order_id"], refund_id=unique("back"), amount="10000")
+               for o in bought]
+    workers += [lambda m=m: purchase_record(member=m, order_id=unique("race"), amount="10000") for m in buyers]
+
+    results = run_together(workers)
+
+    assert errors_of(results) == []
+    for campaign in (double, bonus):
+        kept = sum(CampaignAward.objects.filter(campaign=campaign).values_list("points", flat=True))
+        assert kept == 10 * 100  # the ten refunded gave theirs back; the ten new ones hold theirs
+        assert kept + budget_left(campaign.pk) == 3000
+    assert_ledger_sound()
+

@@ -17,10 +17,10 @@ from loyalty.rules import (
     RuleSpec,
     eligible_amount,
     fixed_earning,
+    proportional_share,
     purchase_earning,
     redemption_refusal,
 )
-from loyalty.services.refunds import proportional_share
 
 PER_100 = RuleSpec(id=1, name="1 P per 100 KRW", kind="purchase_rate", rate_points=1, rate_amount=Decimal("100"))
 POLICY = RedemptionPolicySpec(min_points=1000, unit=10, max_share_percent=Decimal("50"), point_value=Decimal("1"))

@@ -1,0 +1,134 @@
+"""A holdout's results compare every member the campaign targeted, not only those who came back."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from campaigns.models import CampaignStatus, HoldoutReading
+from campaigns.results import campaign_results, holdout_measure, holdouts_due
+from campaigns.targeting import held_out, held_out_sql
+from loyalty.models import OutboxMessage
+from loyalty.services import purchase_refund
+from members.models import Store
+from tests.campaigns.conftest import launched
+from tests.conftest import buy, new_member, unique
+
+pytestmark = pytest.mark.django_db
+
+
+def test_spend_per_member_counts_the_targeted_members_who_never_bought_as_zero() -> None:
+    store = Store.objects.create(code=unique("gn"), name="강남점")
+    campaign = launched(name="A/B 전체", holdout_percent=Decimal("50"), stores=[store])
+    targeted = [new_member(store_code=store.code) for _ in range(30)]
+    groups: dict[bool, list] = {True: [], False: []}
+    for member in targeted:
+        groups[held_out(campaign.pk, member.pk, Decimal("50"))].append(member)
+    assert len(groups[True]) >= 4 and len(groups[False]) >= 4
+    spend: dict[int, Decimal] = {member.pk: Decimal("0") for member in targeted}
+    # In each group, two members buy (one of them refunds part), the others never come back.
+    for group in groups.values():
+        first, second = group[0], group[1]
+        buy(first, "30000", store=store)
+        order = buy(second, "10000", store=store).data["order_id"]
+        purchase_refund(order_id=order, refund_id=unique("rf"), amount="4000")
+        spend[first.pk], spend[second.pk] = Decimal("30000"), Decimal("6000")
+    outsider = new_member()  # not targeted (another home store): their spend is no group's
+    buy(outsider, "500000")
+
+    holdout_measure(campaign_id=campaign.pk)
+    results = campaign_results(campaign)
+
+    for control, summary in ((False, results.treatment), (True, results.control)):
+        values = [float(spend[member.pk]) for member in groups[control]]
+        assert summary is not None
+        assert summary.count == len(values)
+        assert summary.mean == pytest.approx(statistics.mean(values))
+        assert summary.variance == pytest.approx(statistics.variance(values))
+    assert results.difference is not None
+    assert results.difference.difference == pytest.approx(results.treatment.mean - results.control.mean)
+    assert results.spend_from == campaign.starts_at
+    assert results.holdout_measured_at is not None and results.spend_until is not None
+
+
+def test_the_measurement_reads_the_groups_with_the_same_queries_for_more_members() -> None:
+    campaign = launched(name="A/B 규모", holdout_percent=Decimal("20"))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            holdout_measure(campaign_id=campaign.pk)
+        return len(captured.captured_queries)
+
+    buy(new_member(), "10000")
+    holdout_measure(campaign_id=campaign.pk)  # the reading exists: later ones update it
+    few = queries()
+    for _ in range(10):
+        new_member()
+    buy(new_member(), "10000")
+    assert queries() == few
+
+
+def test_the_results_page_reads_the_last_measurement_and_never_draws_the_groups_itself(admin_client) -> None:
+    campaign = launched(name="A/B 화면", holdout_percent=Decimal("30"))
+    for _ in range(8):
+        buy(new_member(), "10000")
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    assert "campaign-difference" not in admin_client.get(url).content.decode()  # not measured yet
+
+    holdout_measure(campaign_id=campaign.pk)
+    with CaptureQueriesContext(connection) as captured:
+        page = admin_client.get(url).content.decode()
+
+    assert not [query for query in captured.captured_queries if "sha256" in query["sql"]]
+    assert 'id="campaign-difference"' in page and 'id="campaign-measure-holdout"' in page
+
+
+def test_holdouts_are_measured_while_their_window_is_open_and_once_after_it_closes(frozen_clock) -> None:
+    running = launched(name="진행 중", holdout_percent=Decimal("10"))
+    ending = launched(name="곧 끝남", holdout_percent=Decimal("10"), ends_at=frozen_clock.now() + timedelta(hours=1))
+    launched(name="홀드아웃 없음")
+    assert set(holdouts_due()) == {running.pk, ending.pk}
+
+    for campaign in (running, ending):
+        holdout_measure(campaign_id=campaign.pk)
+    assert set(holdouts_due()) == {running.pk, ending.pk}  # both windows still open
+
+    frozen_clock.advance(1)  # the second one has ended (its status left as it was: late beat)
+    assert set(holdouts_due()) == {running.pk, ending.pk}
+    holdout_measure(campaign_id=ending.pk)
+    assert HoldoutReading.objects.get(campaign=ending).spend_until == ending.ends_at
+    assert holdouts_due() == [running.pk]
+    assert ending.status != CampaignStatus.DRAFT
+
+
+def test_the_measure_button_queues_the_measurement_through_the_outbox(admin_client) -> None:
+    campaign = launched(name="A/B 버튼", holdout_percent=Decimal("10"))
+    response = admin_client.post(reverse("admin:campaigns_campaign_measure_holdout", args=[campaign.pk]))
+    assert response.status_code == 302
+    message = OutboxMessage.objects.filter(task="campaigns.campaign_holdout_measure_task").latest("pk")
+    assert message.kwargs == {"campaign_id": campaign.pk}
+
+
+@pytest.mark.parametrize("percent", [Decimal("0.1"), Decimal("12.5"), Decimal("33.3"), Decimal("50")])
+def test_the_sql_holdout_draw_is_the_python_draw(percent: Decimal) -> None:
+    sql, params = held_out_sql("member_id", 4242, percent)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT member_id FROM generate_series(1, 20000) AS member_id WHERE {sql}", params)
+        drawn = {row[0] for row in cursor.fetchall()}
+    assert drawn == {member_id for member_id in range(1, 20001) if held_out(4242, member_id, percent)}
+
+
+def test_the_results_page_says_who_the_groups_are(admin_client) -> None:
+    campaign = launched(name="A/B 설명", holdout_percent=Decimal("10"))
+    for _ in range(6):
+        new_member()
+    holdout_measure(campaign_id=campaign.pk)
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    assert 'id="campaign-groups"' in page
+    assert "members who bought nothing count as zero" in page or "구매하지 않은 회원은 0" in page
