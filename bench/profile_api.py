@@ -1,12 +1,13 @@
 """Where an API request's time goes: in-process requests through Django's full handler.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol_bench .venv/bin/python bench/profile_api.py \
-        [--endpoint balance|purchase|bare] [-n 500] [--top 25]
+        [--endpoint balance|purchase|refund|redemption|cancel|activity|member_put|bare] [-n 500] [--top 25]
 
 Sends ``-n`` requests with ``django.test.Client`` (same settings, middleware and URLconf as
 bench/http_api.py, minus gunicorn's HTTP parsing) and prints: mean time per request, the SQL
 each request runs with its share of the time, a cProfile of the Python side sorted by
-cumulative and by own time, and ``EXPLAIN ANALYZE`` of the slowest query.
+cumulative and by own time, and ``EXPLAIN ANALYZE`` of the slowest query. A refund needs a
+purchase of this client's and a cancel a redemption: those are made before each phase, untimed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint", choices=["balance", "purchase", "bare"], default="balance")
+    parser.add_argument("--endpoint", choices=InProcessApi.ENDPOINTS, default="balance")
     parser.add_argument("-n", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
@@ -45,7 +46,15 @@ def main() -> None:
     def one(i: int) -> int:
         return api.send(args.endpoint, i)
 
+    needs = {"refund": "purchase", "cancel": "redemption"}.get(args.endpoint)
+
+    def prepare(count: int, base: int) -> None:
+        """What ``count`` requests of the endpoint act on (untimed)."""
+        for i in range(count if needs else 0):
+            api.send(needs, base + i)  # type: ignore[arg-type]
+
     try:
+        prepare(20 + args.n, 9 * 10**6)
         for i in range(20):  # warm-up: imports, caches, connection
             one(10**6 + i)
         started = time.perf_counter()
@@ -57,8 +66,9 @@ def main() -> None:
               f"(≈{1 / plain:,.0f} req/s on one core), statuses {dict(statuses)}")
 
         sql_time: dict[str, list[float]] = defaultdict(list)
+        sample = min(args.n, 200)
+        prepare(sample, 8 * 10**6)
         with CaptureQueriesContext(connection) as captured:
-            sample = min(args.n, 200)
             started = time.perf_counter()
             for i in range(sample):
                 one(2 * 10**6 + i)
@@ -79,6 +89,7 @@ def main() -> None:
                 plan = "\n".join(f"    {row[0]}" for row in cursor.fetchall())
             print(f"\nslowest statement ({float(slowest['time']) * 1000:.2f} ms):\n  {slowest['sql'][:1500]}\n{plan}")
 
+        prepare(args.n, 7 * 10**6)
         profiler = cProfile.Profile()
         profiler.enable()
         for i in range(args.n):

@@ -380,13 +380,16 @@ class RefundCreateApi(KeyView):
     def post(self, request: Request, order_id: str) -> Response:
         data = self.validated(RefundInputSerializer)
         ident = clean_id(order_id)
-        purchase = Purchase.objects.filter(order_id=ident).select_related("store").first() if ident else None
-        if purchase is None:
+        if ident is None:
             raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
         bound = self.key.store
-        if bound is not None and purchase.store_id != bound.pk:
-            raise exceptions.PermissionDenied("This key may only refund sales of its own store.")
-        outcome = services.purchase_refund(order_id=purchase.order_id, refund_id=data["refund_id"],
+        if bound is not None:  # the service finds the purchase (or says 404): a store key also checks whose sale
+            stores = list(Purchase.objects.filter(order_id=ident).values_list("store_id", flat=True)[:1])
+            if not stores:
+                raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
+            if stores[0] != bound.pk:
+                raise exceptions.PermissionDenied("This key may only refund sales of its own store.")
+        outcome = services.purchase_refund(order_id=ident, refund_id=data["refund_id"],
                                            amount=data["amount"], actor=self.key.name)
         return answer(outcome, ("refund_id", "points_reversed", "points_restored", "balance"))
 

@@ -68,7 +68,7 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     value = amount_parse(amount, "amount")
     found = Purchase.objects.filter(order_id=order_id).values_list("member_id", "member__merged_into_id").first()
     if found is None:
-        raise NotFound(f"No purchase with order id {order_id}.")
+        raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
     member_id, merged_into_id = found
     holder_id = member_id if merged_into_id is None else member_holder_id(member_id)  # merges move points along
     door = operation_begin(kind=OperationKind.REFUND, key=f"refund:{refund_id}", actor=actor, lock=[holder_id],
