@@ -137,7 +137,7 @@ def holdout_groups(campaign: Campaign, until: datetime) -> dict[bool, GroupSumma
     index probe per member or one hash join), summed per member, then count, mean and sample
     variance per side of the holdout draw, computed in SQL on the member id.
     """
-    targeted = (campaign_members(campaign, now=campaign.starts_at).filter(joined_at__lt=until)
+    targeted = (campaign_members(campaign, now=campaign.starts_at, tier_history=True).filter(joined_at__lt=until)
                 .order_by().values("pk"))
     members_sql, members_params = targeted.query.sql_with_params()
     control_sql, control_params = held_out_sql("spend.member_id", campaign.pk, campaign.holdout_percent)

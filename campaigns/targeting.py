@@ -14,23 +14,29 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.models import EntryKind, LedgerEntry, Purchase
-from members.models import Member, MemberStatus
+from members.models import Member, MemberStatus, TierChange
 
 from .models import Campaign, Segment
 
 OPEN_STATUSES = (MemberStatus.ACTIVE,)
 
 
-def segment_members(segment: Segment, *, now: datetime) -> QuerySet[Member]:
-    """The active members ``segment`` describes, as of ``now``."""
+def segment_members(segment: Segment, *, now: datetime, tier_history: bool = False) -> QuerySet[Member]:
+    """The active members ``segment`` describes, as of ``now``: the windows end at ``now``, so
+    what happens after it (purchases a campaign brought) does not move a member in or out.
+
+    ``tier_history``: the tier each member had at ``now``, read from the tier history, instead of
+    the tier they have today (for a campaign's results, where an upgrade the campaign brought must
+    not take a member out of the group measured); live targeting reads today's tier.
+    """
     members = Member.objects.filter(status__in=OPEN_STATUSES)
     tier_ids = [tier.pk for tier in segment.tiers.all()]
     if tier_ids:
-        members = members.filter(tier_id__in=tier_ids)
+        members = _in_tiers(members, tier_ids, now=now, tier_history=tier_history)
     store_ids = [store.pk for store in segment.stores.all()]
     if store_ids:
         members = members.filter(home_store_id__in=store_ids)
@@ -44,38 +50,50 @@ def segment_members(segment: Segment, *, now: datetime) -> QuerySet[Member]:
         members = members.filter(birthday__month=segment.birthday_month)
     since = now - timedelta(days=segment.window_days)
     if segment.min_spend is not None:
-        spend = (Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since).order_by()
+        spend = (Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since, occurred_at__lt=now).order_by()
                  .values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount"))).values("total"))
         members = members.annotate(window_spend=Coalesce(Subquery(spend), Decimal("0"))).filter(
             window_spend__gte=segment.min_spend)
     if segment.min_points is not None:
         earned = (LedgerEntry.objects.filter(account__member_id=OuterRef("pk"), kind=EntryKind.EARN,
-                                             occurred_at__gte=since).order_by()
+                                             occurred_at__gte=since, occurred_at__lt=now).order_by()
                   .values("account_id").annotate(total=Sum("points")).values("total"))
         members = members.annotate(window_points=Coalesce(Subquery(earned), 0)).filter(
             window_points__gte=segment.min_points)
     if segment.inactive_days:
-        recent = Purchase.objects.filter(member_id=OuterRef("pk"),
+        recent = Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__lt=now,
                                          occurred_at__gte=now - timedelta(days=segment.inactive_days))
         members = members.filter(~Exists(recent))
     return members
 
 
-def campaign_members(campaign: Campaign, *, now: datetime) -> QuerySet[Member]:
+def campaign_members(campaign: Campaign, *, now: datetime, tier_history: bool = False) -> QuerySet[Member]:
     """The members a campaign targets: its segment (or everyone active) narrowed by its tiers,
-    home stores and channels. Holdout members are included: they are drawn by :func:`held_out`."""
+    home stores and channels. Holdout members are included: they are drawn by :func:`held_out`.
+    ``tier_history`` as in :func:`segment_members`."""
     segment = campaign.segment
-    members = (segment_members(segment, now=now) if segment is not None
+    members = (segment_members(segment, now=now, tier_history=tier_history) if segment is not None
                else Member.objects.filter(status__in=OPEN_STATUSES))
     tier_ids = [tier.pk for tier in campaign.tiers.all()]
     if tier_ids:
-        members = members.filter(tier_id__in=tier_ids)
+        members = _in_tiers(members, tier_ids, now=now, tier_history=tier_history)
     store_ids = [store.pk for store in campaign.stores.all()]
     if store_ids:
         members = members.filter(Q(home_store_id__in=store_ids))
     if campaign.channels:
         members = members.filter(channel__in=list(campaign.channels))
     return members
+
+
+def _in_tiers(members: QuerySet[Member], tier_ids: list[int], *, now: datetime,
+              tier_history: bool) -> QuerySet[Member]:
+    if not tier_history:
+        return members.filter(tier_id__in=tier_ids)
+    then = (TierChange.objects.filter(member_id=OuterRef("pk"), changed_at__lte=now)
+            .order_by("-changed_at", "-pk").values("to_tier_id")[:1])
+    # A member with no history before ``now`` (joined through a bulk load) is taken at today's tier.
+    return members.annotate(tier_then=Coalesce(Subquery(then), F("tier_id"), output_field=BigIntegerField())).filter(
+        tier_then__in=tier_ids)
 
 
 def holdout_draw(campaign_id: int, member_id: int) -> Decimal:

@@ -105,7 +105,7 @@ def test_segments_filter_by_tier_birthday_month_and_inactivity(frozen_clock) -> 
     buy(active, "10000")
     Segment.objects.create(name="december", birthday_month=12)
     december_segment = Segment.objects.get(name="december")
-    now = timezone.now()
+    now = frozen_clock.now() + timedelta(minutes=1)  # after the purchase (the windows end at ``now``)
     assert list(segment_members(december_segment, now=now)) == [december]
     sleepy = Segment.objects.create(name="sleepy", inactive_days=30)
     found = set(segment_members(sleepy, now=now))

@@ -57,6 +57,55 @@ def test_spend_per_member_counts_the_targeted_members_who_never_bought_as_zero()
     assert results.holdout_measured_at is not None and results.spend_until is not None
 
 
+def test_the_groups_are_who_the_segment_held_at_the_start_not_who_it_holds_after_the_campaign() -> None:
+    """A win-back segment (no purchase in 30 days): members the campaign brought back stay in
+    their group; a member who bought in the 30 days before the start was never targeted."""
+    from django.utils import timezone
+
+    from campaigns.models import Segment
+
+    segment = Segment.objects.create(name=unique("휴면 고객"), inactive_days=30)
+    campaign = launched(name="A/B 휴면", holdout_percent=Decimal("50"), segment=segment)
+    sleepers = [new_member() for _ in range(16)]
+    recent = new_member()
+    buy(recent, "70000", occurred_at=timezone.now() - timedelta(days=11))  # 10 days before the start
+    came_back = sleepers[::2]
+    for member in came_back:
+        buy(member, "20000")  # during the campaign: still a sleeper as of its start
+
+    holdout_measure(campaign_id=campaign.pk)
+    results = campaign_results(campaign)
+
+    assert results.treatment is not None and results.control is not None
+    assert results.treatment.count + results.control.count == len(sleepers)
+    for control, summary in ((False, results.treatment), (True, results.control)):
+        group = [m for m in sleepers if held_out(campaign.pk, m.pk, Decimal("50")) == control]
+        spent = [20000.0 if m in came_back else 0.0 for m in group]
+        assert summary.count == len(group) and summary.mean == pytest.approx(statistics.mean(spent))
+
+
+def test_a_tier_targeted_group_keeps_the_members_the_campaign_moved_up() -> None:
+    from members.models import Tier, TierChange
+
+    silver = Tier.objects.create(code=unique("silver"), name="실버", rank=51, threshold=Decimal("300000"))
+    gold = Tier.objects.create(code=unique("gold"), name="골드", rank=52, threshold=Decimal("1000000"))
+    campaign = launched(name="A/B 실버", holdout_percent=Decimal("50"), tiers=[silver])
+    members = [new_member() for _ in range(6)]
+    before = campaign.starts_at - timedelta(days=3)
+    for member in members:
+        TierChange.objects.create(member=member, to_tier=silver, reason=TierChange.Reason.QUALIFIED, changed_at=before)
+    type(members[0]).objects.filter(pk__in=[m.pk for m in members]).update(tier=silver)
+    moved = members[0]
+    type(moved).objects.filter(pk=moved.pk).update(tier=gold)  # upgraded during the campaign
+    TierChange.objects.create(member=moved, from_tier=silver, to_tier=gold, reason=TierChange.Reason.QUALIFIED)
+
+    holdout_measure(campaign_id=campaign.pk)
+    results = campaign_results(campaign)
+
+    assert results.treatment is not None and results.control is not None
+    assert results.treatment.count + results.control.count == len(members)
+
+
 def test_the_measurement_reads_the_groups_with_the_same_queries_for_more_members() -> None:
     campaign = launched(name="A/B 규모", holdout_percent=Decimal("20"))
 
@@ -104,7 +153,8 @@ def test_holdouts_are_measured_while_their_window_is_open_and_once_after_it_clos
     holdout_measure(campaign_id=ending.pk)
     assert HoldoutReading.objects.get(campaign=ending).spend_until == ending.ends_at
     assert holdouts_due() == [running.pk]
-    assert ending.status != CampaignStatus.DRAFT
+    ending.refresh_from_db()
+    assert ending.status == CampaignStatus.RUNNING  # measured to its end whatever the beat did
 
 
 def test_the_measure_button_queues_the_measurement_through_the_outbox(admin_client) -> None:
