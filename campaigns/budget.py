@@ -63,8 +63,11 @@ _TAKE_LOCKED = """
 """
 
 
-def budget_reserve(campaign_id: int, member_id: int, wanted: int) -> int:
+def budget_reserve(campaign_id: int, member_id: int, wanted: int, *, unit: int = 1) -> int:
     """Take up to ``wanted`` points from the campaign's slices; return how many were taken.
+
+    ``unit``: take a multiple of it (a grant's points per member); the odd points go back to
+    the last slice taken from, which this transaction already holds (no new lock: no deadlock).
 
     Must run inside the purchase's transaction (the locks are held to its end). What a slice
     holds is checked on the row as it is once locked: step 1's update re-checks the cover on
@@ -79,13 +82,13 @@ def budget_reserve(campaign_id: int, member_id: int, wanted: int) -> int:
     if wanted <= 0:
         return 0
     if connection.vendor != "postgresql":  # one writer at a time: no slice is ever held
-        return _reserve_in_order(campaign_id, wanted)
+        return _reserve_in_order(campaign_id, wanted, unit)
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_WHOLE, {"wanted": wanted, "campaign": campaign_id, "count": SLICES,
                                      "start": member_id % SLICES})
         if cursor.fetchone() is not None:
             return wanted
-        taken, after = 0, -1
+        taken, after, slice_id = 0, -1, None
         while taken < wanted:
             cursor.execute(_LOCK_NEXT, {"campaign": campaign_id, "after": after})
             row = cursor.fetchone()
@@ -94,19 +97,26 @@ def budget_reserve(campaign_id: int, member_id: int, wanted: int) -> int:
             slice_id, after = row
             cursor.execute(_TAKE_LOCKED, {"wanted": wanted - taken, "id": slice_id})
             taken += cursor.fetchone()[0]
-    return taken
+        odd = taken % unit
+        if odd:
+            cursor.execute("UPDATE campaigns_budgetslice SET remaining = remaining + %s WHERE id = %s",
+                           [odd, slice_id])
+    return taken - odd
 
 
-def _reserve_in_order(campaign_id: int, wanted: int) -> int:
-    taken = 0
+def _reserve_in_order(campaign_id: int, wanted: int, unit: int) -> int:
+    taken, last = 0, 0
     with transaction.atomic():
         for piece in BudgetSlice.objects.filter(campaign_id=campaign_id, remaining__gt=0).order_by("number"):
             take = min(piece.remaining, wanted - taken)
             BudgetSlice.objects.filter(pk=piece.pk).update(remaining=piece.remaining - take)
-            taken += take
+            taken, last = taken + take, piece.pk
             if taken >= wanted:
                 break
-    return taken
+        odd = taken % unit
+        if odd:  # the last slice taken from: taken > 0, so there is one
+            BudgetSlice.objects.filter(pk=last).update(remaining=F("remaining") + odd)
+    return taken - odd
 
 
 # A refund's points back: to a free slice (the member's first), else to the member's slice, waiting.

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +34,7 @@ from loyalty.services.grants import grant_key, points_grant_chunk
 from loyalty.task_runs import member_id_range
 
 from .budget import budget_reserve
-from .models import BudgetSlice, Campaign, CampaignAward, CampaignKind, CampaignStatus, Exposure, GrantChunk
+from .models import Campaign, CampaignAward, CampaignKind, CampaignStatus, Exposure, GrantChunk
 from .services import CampaignStateError, durable
 from .targeting import campaign_members, held_out
 
@@ -154,12 +153,7 @@ def _chunk_fix(*, campaign_id: int, run: int, id_from: int, id_to: int) -> Grant
     points = campaign.bonus_points
     wanted = len(treated)
     if campaign.budget_points is not None and treated:
-        taken = budget_reserve(campaign_id, id_from, len(treated) * points)
-        granted = taken // points
-        if taken % points:  # a part of a member's points: back to the budget
-            BudgetSlice.objects.filter(campaign_id=campaign_id, number=0).update(
-                remaining=F("remaining") + taken % points)
-        treated = treated[:granted]
+        treated = treated[:budget_reserve(campaign_id, id_from, len(treated) * points, unit=points) // points]
     return GrantChunk.objects.create(campaign_id=campaign_id, run=run, id_from=id_from, id_to=id_to,
                                      member_ids=treated, held_out=len(control), points=len(treated) * points,
                                      budget_skipped=wanted - len(treated))

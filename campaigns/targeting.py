@@ -50,8 +50,9 @@ def segment_members(segment: Segment, *, now: datetime, tier_history: bool = Fal
         members = members.filter(birthday__month=segment.birthday_month)
     since = now - timedelta(days=segment.window_days)
     if segment.min_spend is not None:
-        spend = (Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since, occurred_at__lt=now).order_by()
-                 .values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount"))).values("total"))
+        spend = (Purchase.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since, occurred_at__lt=now)
+                 .order_by().values("member_id").annotate(total=Sum(F("amount") - F("refunded_amount")))
+                 .values("total"))
         members = members.annotate(window_spend=Coalesce(Subquery(spend), Decimal("0"))).filter(
             window_spend__gte=segment.min_spend)
     if segment.min_points is not None:

@@ -21,7 +21,7 @@ from campaigns.targeting import held_out
 from campaigns.tasks import campaign_grant_chunk_task, campaign_grant_plan_task, campaigns_advance_task
 from loyalty.models import ChunkStatus, LedgerEntry, RunStatus, TaskChunk, TaskRun
 from tests.campaigns.conftest import launched
-from tests.conftest import account_of, assert_ledger_sound, errors_of, new_member, run_together
+from tests.conftest import account_of, assert_ledger_sound, errors_of, new_member, run_together, unique
 from tests.loyalty.scheduled_work import eager_tasks
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +168,21 @@ def test_a_grant_before_its_date_records_no_run() -> None:
     with eager_tasks():
         assert campaign_grant_plan_task(campaign.pk) is None
     assert not TaskRun.objects.exists() and not GrantChunk.objects.exists()
+
+
+def test_a_grant_takes_whole_members_and_leaves_the_odd_points_in_the_slice_it_took_them_from() -> None:
+    """The points short of a whole member's go back to the slice they came from, which the grant
+    already holds: no other slice is locked (the remainder used to go to slice 0: a deadlock
+    with a purchase walking the slices in order)."""
+    from campaigns.budget import budget_left, budget_reserve
+    from campaigns.models import BudgetSlice
+
+    campaign = launched(name="나머지", kind=CampaignKind.GRANT, bonus_points=30, budget_points=160,
+                        segment=Segment.objects.create(name=unique("전원")))
+    BudgetSlice.objects.filter(campaign=campaign, number=0).update(remaining=0)  # slice 0 spent already
+    before = dict(BudgetSlice.objects.filter(campaign=campaign).values_list("number", "remaining"))
+    taken = budget_reserve(campaign.pk, 3, 100, unit=30)
+    after = dict(BudgetSlice.objects.filter(campaign=campaign).values_list("number", "remaining"))
+    assert taken == 90 and budget_left(campaign.pk) == sum(before.values()) - 90
+    assert all(after[number] <= before[number] for number in before)  # no slice it did not take from
+    assert after[0] == 0
