@@ -46,3 +46,10 @@ class IdempotencyConflict(LoyaltyError):
 class RedemptionRuleViolation(LoyaltyError):
     code = "redemption_rule"
     status = 422
+
+
+class RunNotRetryable(LoyaltyError):
+    """A task run whose chunk task is unknown (it began before runs recorded one)."""
+
+    code = "run_not_retryable"
+    status = 409

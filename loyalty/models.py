@@ -697,10 +697,13 @@ class TaskRun(models.Model):
 
     ``key`` names the run's work (``"points_expire:2025-03-10"``): a second delivery of the
     orchestrator finds the run instead of starting another, so the day's work is done once.
-    ``counts`` sums the chunks' counts when the last chunk closes the run.
+    ``counts`` sums the chunks' counts when the last chunk closes the run. ``chunk_task`` names
+    the task that does one chunk, so failed chunks can be sent again long after the orchestrator
+    finished (a one-off run, such as a campaign grant, is never made up by a later day's run).
     """
 
     task = models.CharField(_("task"), max_length=100, db_index=True)
+    chunk_task = models.CharField(_("chunk task"), max_length=100, blank=True)
     key = models.CharField(_("key"), max_length=200, unique=True)
     args = models.JSONField(_("arguments"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)

@@ -22,11 +22,14 @@ such lock and none is needed.
 Every app's batch tasks are declared with :func:`orchestrator` and :func:`chunk_task`, so they
 share one retry policy: transient errors (database or broker connections) are retried with
 backoff; when the retries are spent or the error is not transient, the chunk is marked failed
-and its run closes with the error, visible in the admin.
+and its run closes with the error, visible in the admin. An operator sends the failed chunks
+again with :func:`run_retry_failed` (the task runs admin's action): a one-off run, such as a
+campaign grant, is never made up by a later day's run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -38,8 +41,10 @@ from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from .errors import NotFound, RunNotRetryable
 from .models import Account, ChunkStatus, RunStatus, TaskChunk, TaskRun
 from .outbox import outbox_enqueue
 from .services.chunks import chunk_ranges, id_bounds
@@ -49,6 +54,8 @@ CHUNK_LOCK_CLASS = 0x5C4ED  # "sched"
 ERRORS_KEPT = 20
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
 
+logger = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -57,9 +64,33 @@ class ChunkTask(Task[Any, Any]):
     """A chunk task whose failure (retries spent, or an error that is not transient) is recorded."""
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        chunk_id = kwargs.get("chunk_id", args[0] if args else None)
-        if chunk_id is not None:
-            chunk_fail(int(chunk_id), f"{type(exc).__name__}: {exc}")
+        chunk_id = chunk_id_of(args, kwargs)
+        if chunk_id is None:
+            # Not a chunk task's call (a message sent by hand, or by an older signature): failing
+            # whichever chunk its first argument happens to name would close an unrelated run.
+            logger.error("task %s (%s) failed with arguments that name no chunk: args=%r kwargs=%r: %s: %s",
+                         self.name, task_id, args, kwargs, type(exc).__name__, exc)
+            return
+        chunk_fail(chunk_id, f"{type(exc).__name__}: {exc}")
+
+
+def chunk_id_of(args: Any, kwargs: Any) -> int | None:
+    """The chunk id of a chunk task's call: its one positional argument, or its one ``chunk_id``
+    keyword (as the outbox sends it); ``None`` for any other shape of call."""
+    args, kwargs = tuple(args or ()), dict(kwargs or {})
+    if len(args) == 1 and not kwargs:
+        value = args[0]
+    elif not args and set(kwargs) == {"chunk_id"}:
+        value = kwargs["chunk_id"]
+    else:
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def orchestrator(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
@@ -95,7 +126,10 @@ def run_fan_out(*, task: str, key: str, chunk_task: Task[Any, Any], id_range: tu
     or running again; :func:`chunk_run` makes those second messages harmless.
     """
     with transaction.atomic():
-        run, created = TaskRun.objects.get_or_create(key=key, defaults={"task": task, "args": dict(args or {})})
+        run, created = TaskRun.objects.get_or_create(
+            key=key, defaults={"task": task, "chunk_task": chunk_task.name, "args": dict(args or {})})
+        if not created and not run.chunk_task:  # a run begun before runs recorded their chunk task
+            TaskRun.objects.filter(pk=run.pk).update(chunk_task=chunk_task.name)
         if created:
             chunks = [TaskChunk(run=run, index=index, id_from=low, id_to=high)
                       for index, (low, high) in enumerate(chunk_ranges(*id_range, chunk_size))]
@@ -192,3 +226,36 @@ def run_close(run_id: int) -> None:
     then = run.args.get("then")
     if then:  # the follow-up runs once the run's work is committed, broker or not
         outbox_enqueue(then, **run.args.get("then_kwargs", {}))
+
+
+@transaction.atomic(durable=True)
+def run_retry_failed(*, run_id: int) -> int:
+    """Put the run's failed chunks back in the queue and send each again; the number re-queued.
+
+    The run row is locked first, as :func:`chunk_finish` locks it, so a chunk finishing meanwhile
+    counts on the reopened run, not on a stale one. Each failed chunk goes back to ``queued``
+    (its error stays in the run's ``errors``), the run is ``running`` again without its finish
+    time, and :func:`run_close` sums the counts once the last chunk ends, as for any run (its
+    ``then`` follow-up runs again then: follow-ups are idempotent).
+
+    The chunk tasks are sent through the outbox, in this transaction: a broker outage delays the
+    retry and loses none of it, and a second retry finds no failed chunk and sends nothing.
+    Chunk bodies are idempotent, so a chunk's old message still around does no harm.
+    """
+    run = TaskRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No task run {run_id}.")
+    failed = list(TaskChunk.objects.filter(run=run, status=ChunkStatus.FAILED).order_by("index")
+                  .values_list("pk", flat=True))
+    if not failed:
+        return 0
+    if not run.chunk_task:
+        raise RunNotRetryable(gettext("%(key)s: the run does not record which task does its chunks "
+                                      "(it began before runs recorded one).") % {"key": run.key})
+    TaskChunk.objects.filter(pk__in=failed).update(status=ChunkStatus.QUEUED, error="", counts={}, worker="",
+                                                   started_at=None, finished_at=None)
+    TaskRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None,
+                                             chunks_failed=max(run.chunks_failed - len(failed), 0))
+    for chunk_id in failed:
+        outbox_enqueue(run.chunk_task, chunk_id=chunk_id)
+    return len(failed)

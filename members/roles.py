@@ -44,6 +44,8 @@ _ADMINISTER = [
     "axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accessfailurelog", "axes.view_accesslog",
     "loyalty.add_earningrule", "loyalty.change_earningrule", "loyalty.change_programpolicy",
     "loyalty.view_apikey", "loyalty.add_apikey", "loyalty.change_apikey",
+    # task runs stay read-only; "change" is what sends a run's failed chunks again
+    "loyalty.view_taskrun", "loyalty.view_taskchunk", "loyalty.change_taskrun",
     "auth.view_user", "auth.add_user", "auth.change_user",
     "auth.view_group", "auth.add_group", "auth.change_group",
     *(

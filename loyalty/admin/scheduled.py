@@ -1,19 +1,27 @@
 """Scheduled work as operators see it: task runs and their chunks, the outbox, notices sent.
 
-All read-only: rows are written by the tasks. The schedules themselves are django-celery-beat's
-"Periodic tasks" (editable there). Lists are ordered by primary key and searched by exact values.
+All read-only: rows are written by the tasks. The one command is the task runs' action "Retry the
+failed chunks" (:func:`loyalty.task_runs.run_retry_failed`), for whoever may change task runs: a
+one-off run such as a campaign grant is never made up by a later day's run. The schedules
+themselves are django-celery-beat's "Periodic tasks" (editable there). Lists are ordered by
+primary key and searched by exact values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import Q
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..models import NoticeLog, OutboxMessage, TaskChunk, TaskRun
+from audit.tracking import change_record
+
+from ..errors import LoyaltyError
+from ..models import NoticeLog, OutboxMessage, RunStatus, TaskChunk, TaskRun
+from ..task_runs import run_retry_failed
 from .readonly import ReadOnlyAdmin, member_id_for, pk_filter
 
 
@@ -43,11 +51,54 @@ class TaskRunAdmin(ReadOnlyAdmin):
     search_fields = ("key",)
     ordering = ("-started_at",)
     inlines = (TaskChunkInline,)
-    readonly_fields = ("task", "key", "args", "status", "started_at", "finished_at", "chunks_total", "chunks_done",
-                       "chunks_failed", "counts", "errors")
+    readonly_fields = ("task", "chunk_task", "key", "args", "status", "started_at", "finished_at", "chunks_total",
+                       "chunks_done", "chunks_failed", "counts", "errors")
+    actions = ("retry_failed",)
 
     def search_filter(self, term: str) -> Q:
         return Q(key=term) | pk_filter(term)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Retrying sends work again, so it takes the change permission (rows stay read-only);
+        a user who may only view task runs does not get the action."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description=_("Retry the failed chunks"), permissions=["retry"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
+        """Send the failed chunks of each selected run again, each run through the service."""
+        retried: list[str] = []
+        chunks = 0
+        nothing_failed: list[str] = []
+        refused: list[str] = []
+        for run in queryset.order_by("pk").only("pk", "key", "status", "chunks_failed"):
+            try:
+                count = run_retry_failed(run_id=run.pk)
+            except LoyaltyError as error:
+                refused.append(error.detail)
+                continue
+            if not count:
+                nothing_failed.append(run.key)
+                continue
+            retried.append(run.key)
+            chunks += count
+            change_record(run, {"status": (run.status, RunStatus.RUNNING),
+                                "chunks_failed": (run.chunks_failed, run.chunks_failed - count)})
+        if retried:
+            self.message_user(request, gettext("%(chunks)d failed chunk(s) sent again: %(runs)s")
+                              % {"chunks": chunks, "runs": keys_listed(retried)}, messages.SUCCESS)
+        if nothing_failed:
+            self.message_user(request, gettext("No failed chunks to retry: %(runs)s")
+                              % {"runs": keys_listed(nothing_failed)}, messages.INFO)
+        if refused:
+            self.message_user(request, keys_listed(refused, separator=" "), messages.ERROR)
+
+
+def keys_listed(keys: list[str], *, shown: int = 10, separator: str = ", ") -> str:
+    """The first few items of a message (a selection may hold hundreds of runs)."""
+    listed = separator.join(keys[:shown])
+    if len(keys) > shown:
+        listed += " " + gettext("and %(count)d more") % {"count": len(keys) - shown}
+    return listed
 
 
 @admin.register(TaskChunk)

@@ -125,6 +125,18 @@ def test_database_url() -> str:
             f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
 
 
+@contextmanager
+def eager_tasks_recording_failures() -> Iterator[None]:
+    """Eager tasks whose failure is recorded (``on_failure``) and not raised, as on a worker:
+    one chunk failing does not stop the orchestrator sending the others."""
+    saved = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
+
+
 class Worker:
     """``celery worker`` in a subprocess: the test database, the given broker, one task at a time."""
 
