@@ -92,6 +92,7 @@ def test_a_tier_targeted_group_keeps_the_members_the_campaign_moved_up() -> None
     campaign = launched(name="A/B 실버", holdout_percent=Decimal("50"), tiers=[silver])
     members = [new_member() for _ in range(6)]
     before = campaign.starts_at - timedelta(days=3)
+    TierChange.objects.filter(member__in=members).delete()  # their "joined" rows carry whatever clock a test set
     for member in members:
         TierChange.objects.create(member=member, to_tier=silver, reason=TierChange.Reason.QUALIFIED, changed_at=before)
     type(members[0]).objects.filter(pk__in=[m.pk for m in members]).update(tier=silver)
@@ -101,9 +102,8 @@ def test_a_tier_targeted_group_keeps_the_members_the_campaign_moved_up() -> None
 
     holdout_measure(campaign_id=campaign.pk)
     results = campaign_results(campaign)
-
-    assert results.treatment is not None and results.control is not None
-    assert results.treatment.count + results.control.count == len(members)
+    groups = [summary for summary in (results.treatment, results.control) if summary is not None]
+    assert sum(summary.count for summary in groups) == len(members)  # the draw may put all six on one side
 
 
 def test_the_measurement_reads_the_groups_with_the_same_queries_for_more_members() -> None:
