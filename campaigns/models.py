@@ -261,18 +261,29 @@ class GrantChunk(models.Model):
         constraints = [models.UniqueConstraint(fields=["campaign", "run", "id_from"], name="grant_chunk_once")]
 
 
-class HoldoutReading(models.Model):
-    """A holdout campaign's last comparison of treatment and control (count, mean and sample
-    variance of spend per targeted member), measured in the background
-    (:func:`campaigns.results.holdout_measure`): over a million targeted members the statement
-    takes a second or two, more than an admin page may spend, so the page reads this row."""
+class ResultsReading(models.Model):
+    """A launched campaign's last measured results, kept for its admin page.
 
-    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="holdout_reading")
-    spend_until = models.DateTimeField(_("spend counted until"))
+    Every figure that aggregates the campaign's awards (members reached, points issued and
+    returned, members who redeemed since, the per-day series) or its targeted members (the
+    holdout's treatment and control: count, mean and sample variance of spend per member) is
+    measured in the background (:func:`campaigns.results.results_measure`): after a grant to a
+    million members these read a million award rows, far more than an admin page may spend, so
+    the page reads this row and says when it was measured. ``window_until`` is where the
+    window was measured to (the end once it has closed: then the campaign is no longer due).
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="results_reading")
+    window_until = models.DateTimeField(_("window measured until"))
     measured_at = models.DateTimeField(_("measured at"))
+    members = models.BigIntegerField(_("members reached"), default=0)
+    points_issued = models.BigIntegerField(_("points issued"), default=0)
+    points_returned = models.BigIntegerField(_("points returned by refunds"), default=0)
+    redeemed_members = models.BigIntegerField(_("members who redeemed"), default=0)
+    days = models.JSONField(_("points per day"), default=list, blank=True)  # [[day, issued, returned], ...]
     treatment = models.JSONField(_("treatment group"), null=True, blank=True)  # [count, mean, variance]
     control = models.JSONField(_("control group"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("holdout reading")
-        verbose_name_plural = _("holdout readings")
+        verbose_name = _("results reading")
+        verbose_name_plural = _("results readings")

@@ -16,11 +16,13 @@ groups or out of them; members who joined during the window count too (they were
 from their sign-up). One statement reads it all: the targeted members (the targeting's own
 queryset) joined to their purchases in the window, grouped by member, then by the draw.
 
-That statement hashes every targeted member (the draw is a SHA-256): over a million members it
-takes a second or two, more than an admin page may spend. So it runs in the background
-(:func:`holdout_measure`: hourly while the window is open, once more when it has closed, and
-when an operator asks) and the page reads the last :class:`~campaigns.models.HoldoutReading`
-with the time it was measured.
+None of this is read on a page view. The awards are one row per member a grant reached (a
+million after a grant to a million members) and the holdout hashes every targeted member, so
+:func:`results_measure` measures it all in the background and keeps a
+:class:`~campaigns.models.ResultsReading`: hourly while the window is open, once more after it
+has closed, when a grant run finishes, and when an operator asks. The page reads that row with
+the time it was measured (:func:`campaign_results`). Only the budget is read live
+(:func:`campaign_budget`): its 16 slices are exact at any scale.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.models import Purchase, Redemption
 
-from .models import Campaign, CampaignStatus, HoldoutReading
+from .budget import budget_left
+from .models import Campaign, CampaignStatus, ResultsReading
 from .stats import Difference, GroupSummary, welch
 from .targeting import campaign_members, held_out_sql
 
@@ -44,11 +47,28 @@ CHART_DAYS = 62  # the chart shows at most this many days (the last ones)
 
 
 @dataclass(frozen=True)
-class Results:
-    members: int
+class BudgetUse:
+    """A budgeted campaign's budget as its slices hold it now (read live: 16 rows at most)."""
+
     points: int
-    budget: int | None
-    budget_share: Decimal | None
+    left: int
+
+    @property
+    def used(self) -> int:
+        return self.points - self.left
+
+    @property
+    def share(self) -> Decimal:
+        return (Decimal(self.used * 100) / self.points).quantize(Decimal("0.1")) if self.points else Decimal("0")
+
+
+@dataclass(frozen=True)
+class Results:
+    """A campaign's last measured results (:class:`~campaigns.models.ResultsReading`)."""
+
+    members: int
+    points_issued: int
+    points_returned: int
     cost: Decimal
     redeemed_members: int
     redemption_rate: Decimal | None
@@ -56,43 +76,44 @@ class Results:
     control: GroupSummary | None
     difference: Difference | None
     spend_from: datetime
-    spend_until: datetime | None  # the holdout figures' window end (None: not measured yet)
-    holdout_measured_at: datetime | None
+    window_until: datetime  # the figures count up to here (the window's end once it has closed)
+    measured_at: datetime
     days: list[tuple[str, int, int]]  # (day, points issued, points returned by refunds)
+
+    @property
+    def points(self) -> int:
+        """The points the campaign issued and kept: refunds took the returned ones back."""
+        return self.points_issued - self.points_returned
 
 
 def _window_end(campaign: Campaign, now: datetime) -> datetime:
     return min(campaign.ends_at, now)
 
 
-def campaign_results(campaign: Campaign) -> Results:
-    awards = campaign.awards.all()
-    totals = awards.aggregate(members=Count("member_id", distinct=True), points=Sum("points"))
-    members, points = totals["members"] or 0, totals["points"] or 0
-    redeemed = (awards.filter(Exists(Redemption.objects.filter(member_id=OuterRef("member_id"),
-                                                               created_at__gte=campaign.starts_at)))
-                .aggregate(n=Count("member_id", distinct=True))["n"] or 0)
-    treatment = control = difference = None
-    reading = HoldoutReading.objects.filter(campaign=campaign).first() if campaign.holdout_percent > 0 else None
-    if reading is not None:
-        treatment, control = _summary(reading.treatment), _summary(reading.control)
-        if treatment and control:
-            difference = welch(treatment, control)
-    days = [
-        (row["day"].isoformat(), int(row["issued"] or 0), -int(row["returned"] or 0))
-        for row in awards.annotate(day=TruncDate("awarded_at")).values("day")
-        .annotate(issued=Sum("points", filter=Q(points__gt=0)), returned=Sum("points", filter=Q(points__lt=0)))
-        .order_by("-day")[:CHART_DAYS]
-    ][::-1]
-    budget = campaign.budget_points
+def campaign_budget(campaign: Campaign) -> BudgetUse | None:
+    """The budget used and left, live (``None``: no budget, no limit)."""
+    if campaign.budget_points is None:
+        return None
+    return BudgetUse(points=campaign.budget_points, left=budget_left(campaign.pk))
+
+
+def campaign_results(campaign: Campaign) -> Results | None:
+    """The last measurement of the campaign's results (``None``: not measured yet). One query,
+    whatever the number of awards: the figures were aggregated by :func:`results_measure`."""
+    reading = ResultsReading.objects.filter(campaign=campaign).first()
+    if reading is None:
+        return None
+    treatment, control = _summary(reading.treatment), _summary(reading.control)
+    members, redeemed = reading.members, reading.redeemed_members
+    points = reading.points_issued - reading.points_returned
     return Results(
-        members=members, points=points, budget=budget,
-        budget_share=(Decimal(points * 100) / budget).quantize(Decimal("0.1")) if budget else None,
+        members=members, points_issued=reading.points_issued, points_returned=reading.points_returned,
         cost=Decimal(points) * campaign.point_value, redeemed_members=redeemed,
         redemption_rate=(Decimal(redeemed * 100) / members).quantize(Decimal("0.1")) if members else None,
-        treatment=treatment, control=control, difference=difference,
-        spend_from=campaign.starts_at, spend_until=reading.spend_until if reading else None,
-        holdout_measured_at=reading.measured_at if reading else None, days=days,
+        treatment=treatment, control=control,
+        difference=welch(treatment, control) if treatment and control else None,
+        spend_from=campaign.starts_at, window_until=reading.window_until, measured_at=reading.measured_at,
+        days=[(day, int(issued), int(returned)) for day, issued, returned in reading.days],
     )
 
 
@@ -100,30 +121,53 @@ def _summary(stored: list[float] | None) -> GroupSummary | None:
     return GroupSummary(int(stored[0]), float(stored[1]), float(stored[2])) if stored else None
 
 
-def holdout_measure(*, campaign_id: int) -> HoldoutReading | None:
-    """Measure a holdout campaign's groups now and keep the reading (a background task)."""
+def results_measure(*, campaign_id: int) -> ResultsReading | None:
+    """Measure a launched campaign's results now and keep the reading (a background task;
+    ``None`` for a draft or a campaign not started yet: it has no results).
+
+    Three statements over the campaign's awards (by its index), plus the holdout's groups when
+    it holds some members out. The figures are read at one moment each, not in one snapshot: a
+    purchase between two statements shows in the next reading.
+    """
     campaign = Campaign.objects.select_related("segment").get(pk=campaign_id)
-    if campaign.holdout_percent <= 0:
-        return None
     now = timezone.now()
+    if campaign.status == CampaignStatus.DRAFT or campaign.starts_at > now:
+        return None
     until = _window_end(campaign, now)
-    groups = holdout_groups(campaign, until)
-    stored = {control: [summary.count, summary.mean, summary.variance] for control, summary in groups.items()}
-    reading, _created = HoldoutReading.objects.update_or_create(
+    awards = campaign.awards.order_by()
+    days = [
+        (row["day"].isoformat(), int(row["issued"] or 0), -int(row["returned"] or 0))
+        for row in awards.annotate(day=TruncDate("awarded_at")).values("day")
+        .annotate(issued=Sum("points", filter=Q(points__gt=0)), returned=Sum("points", filter=Q(points__lt=0)))
+        .order_by("day")
+    ]
+    reached = awards.values("member_id").distinct()
+    redeemed = reached.filter(Exists(Redemption.objects.filter(member_id=OuterRef("member_id"),
+                                                               created_at__gte=campaign.starts_at)))
+    stored: dict[bool, list[float]] = {}
+    if campaign.holdout_percent > 0:
+        stored = {control: [summary.count, summary.mean, summary.variance]
+                  for control, summary in holdout_groups(campaign, until).items()}
+    reading, _created = ResultsReading.objects.update_or_create(
         campaign=campaign,
-        defaults={"spend_until": until, "measured_at": now, "treatment": stored.get(False),
-                  "control": stored.get(True)},
+        defaults={
+            "window_until": until, "measured_at": now, "members": reached.count(),
+            "points_issued": sum(issued for _day, issued, _returned in days),
+            "points_returned": sum(returned for _day, _issued, returned in days),
+            "redeemed_members": redeemed.count(), "days": days[-CHART_DAYS:],
+            "treatment": stored.get(False), "control": stored.get(True),
+        },
     )
     return reading
 
 
-def holdouts_due() -> list[int]:
-    """The holdout campaigns to measure: launched, started, and not yet measured to the end of
-    their window (so a campaign is measured while it runs, then once after it ends)."""
+def results_due() -> list[int]:
+    """The campaigns to measure: launched, started, and not yet measured to the end of their
+    window (so a campaign is measured while it runs, then once after it ends)."""
     return list(
-        Campaign.objects.filter(holdout_percent__gt=0, starts_at__lte=timezone.now())
+        Campaign.objects.filter(starts_at__lte=timezone.now())
         .exclude(status=CampaignStatus.DRAFT)
-        .filter(Q(holdout_reading__isnull=True) | Q(holdout_reading__spend_until__lt=F("ends_at")))
+        .filter(Q(results_reading__isnull=True) | Q(results_reading__window_until__lt=F("ends_at")))
         .order_by("pk").values_list("pk", flat=True)
     )
 

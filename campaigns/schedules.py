@@ -19,8 +19,8 @@ SCHEDULES: list[dict[str, Any]] = [
         "crontab": {"minute": "20", "hour": "*"},
     },
     {
-        "name": "Measure holdout campaigns, treatment against control (hourly)",
-        "task": "campaigns.holdouts_measure_task",
+        "name": "Measure campaign results: reach, points, redemptions, holdout groups (hourly)",
+        "task": "campaigns.results_measure_task",
         "crontab": {"minute": "40", "hour": "*"},
     },
 ]

@@ -14,7 +14,7 @@ from loyalty.task_runs import chunk_run, chunk_task, orchestrator, run_fan_out
 
 from .grants import GRANT_TASK, campaign_grant_chunk, campaign_grant_plan, grants_due
 from .models import Segment
-from .results import holdout_measure, holdouts_due
+from .results import results_due, results_measure
 from .services import campaign_simulate, campaigns_advance, segment_count
 
 
@@ -30,12 +30,18 @@ def campaigns_advance_task() -> int:
 @orchestrator(GRANT_TASK)
 def campaign_grant_plan_task(campaign_id: int) -> int | None:
     """Fix a due grant's run and fan it out as a task run (replayable: a second delivery finds
-    the run and re-sends only its unfinished chunks). ``None`` while the grant's date is ahead."""
+    the run and re-sends only its unfinished chunks). ``None`` while the grant's date is ahead.
+
+    When the run's last chunk finishes, the run queues a measurement of the campaign's results
+    (``then``): the page then shows the whole grant without waiting for the hourly one."""
     plan = campaign_grant_plan(campaign_id=campaign_id)
     if not plan.run:
         return None
     run = run_fan_out(task=GRANT_TASK, key=plan.key, chunk_task=campaign_grant_chunk_task, id_range=plan.id_range,
-                      chunk_size=plan.chunk_size, args={"campaign_id": campaign_id, "run": plan.run})
+                      chunk_size=plan.chunk_size,
+                      args={"campaign_id": campaign_id, "run": plan.run,
+                            "then": "campaigns.campaign_results_measure_task",
+                            "then_kwargs": {"campaign_id": campaign_id}})
     return run.pk
 
 
@@ -68,16 +74,16 @@ def campaign_simulate_task(campaign_id: int) -> dict[str, Any]:
     return campaign_simulate(campaign_id=campaign_id)
 
 
-@shared_task(name="campaigns.campaign_holdout_measure_task", acks_late=True)
-def campaign_holdout_measure_task(campaign_id: int) -> bool:
-    """Measure one holdout campaign's treatment and control and keep the reading."""
-    return holdout_measure(campaign_id=campaign_id) is not None
+@shared_task(name="campaigns.campaign_results_measure_task", acks_late=True)
+def campaign_results_measure_task(campaign_id: int) -> bool:
+    """Measure one campaign's results (awards, redemptions, the holdout's groups) and keep them."""
+    return results_measure(campaign_id=campaign_id) is not None
 
 
-@shared_task(name="campaigns.holdouts_measure_task", acks_late=True)
-def holdouts_measure_task() -> int:
-    """Hourly: queue a measurement of every holdout campaign still due one (one task each)."""
-    ids = holdouts_due()
+@shared_task(name="campaigns.results_measure_task", acks_late=True)
+def results_measure_task() -> int:
+    """Hourly: queue a measurement of every launched campaign still due one (one task each)."""
+    ids = results_due()
     for pk in ids:
-        campaign_holdout_measure_task.delay(pk)
+        campaign_results_measure_task.delay(pk)
     return len(ids)

@@ -114,3 +114,15 @@ def staff_user(transactional_db):  # type: ignore[no-untyped-def]
     return get_user_model().objects.create_superuser(
         username="browser-admin", email="browser-admin@example.com", password=STAFF_PASSWORD
     )
+
+
+@pytest.fixture
+def tasks_run_eagerly() -> Iterator[None]:
+    """No worker beside the live server: a task runs where it is sent. Celery reads its settings
+    once, so the app's own configuration is switched (and restored), whatever ran before."""
+    from config.celery import app as celery_app
+
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved

@@ -32,7 +32,8 @@ def staff_in(username: str, role: str):  # type: ignore[no-untyped-def]
     return user
 
 
-def test_draft_simulate_launch_and_see_the_campaign_in_a_purchase(web: BrowserPage, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_draft_simulate_launch_and_see_the_campaign_in_a_purchase(web: BrowserPage, browser, live_server,  # type: ignore[no-untyped-def]
+                                                                   tasks_run_eagerly) -> None:
     staff_in("campaign-operator", OPERATOR)
     staff_in("campaign-approver", APPROVER)
     member = member_register(external_id="browser-campaign-1", name="김단골").member
@@ -71,7 +72,16 @@ def test_draft_simulate_launch_and_see_the_campaign_in_a_purchase(web: BrowserPa
     web.goto(f"/admin/loyalty/purchase/{purchase.pk}/change/")
     expect(web.page.locator("body")).to_contain_text("크리스마스 포인트 2배")
     web.goto(f"/admin/campaigns/campaign/{campaign.pk}/change/")
-    expect(web.page.locator("#campaign-results")).to_contain_text("300 P")
+    # The budget is read live; the rest waits for its measurement (hourly, or the button).
+    expect(web.page.locator("#campaign-budget")).to_contain_text("300 P")
+    expect(web.page.locator("#campaign-members")).to_have_count(0)
+    expect(web.page.locator("#campaign-measured")).to_contain_text("Not measured yet")
+    with web.page.expect_navigation():
+        web.page.click("#campaign-measure")  # queued through the outbox; the "worker" runs it here
+    web.goto(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    expect(web.page.locator("#campaign-measured")).to_contain_text("Measured at")
+    expect(web.page.locator("#campaign-members")).to_have_text("1")
+    expect(web.page.locator("#campaign-points")).to_contain_text("300 P")
     expect(web.page.locator("svg.bar-chart")).to_have_count(1)
     web.page.screenshot(path=str(SCREENSHOTS / "campaign-results.png"), full_page=True)
     web.assert_no_errors()

@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,18 +41,6 @@ def operator(transactional_db):  # type: ignore[no-untyped-def]
         user.user_permissions.add(permission)
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_member", "view_ledgerentry"]))
     return user
-
-
-@pytest.fixture
-def tasks_run_eagerly() -> Iterator[None]:
-    """No worker beside the live server: a task runs where it is sent. Celery reads its settings
-    once, so the app's own configuration is switched (and restored), whatever ran before."""
-    from config.celery import app as celery_app
-
-    saved = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = saved
 
 
 def test_an_operator_imports_the_cp949_file_and_finds_the_members_with_their_opening_points(  # type: ignore[no-untyped-def]

@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus, Segment
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, Segment
+from campaigns.results import results_measure
+from loyalty.models import OutboxMessage
 from members.roles import OPERATOR, roles_sync
 from tests.campaigns.conftest import approver, draft, launched
 from tests.conftest import buy, new_member, unique
@@ -52,25 +54,58 @@ def test_an_operator_drafts_but_cannot_launch_and_an_approver_launches(client) -
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.RUNNING
 
 
-def test_the_results_page_shows_reach_budget_and_the_chart_in_bounded_queries(admin_client) -> None:
-    campaign = launched(name="결과", budget_points=10_000, holdout_percent=Decimal("50"))
+def test_the_results_page_costs_the_same_queries_for_many_awards_and_never_reads_them(admin_client) -> None:
+    """The page reads the last measurement (one row) and the budget's slices: a campaign with
+    many awards costs what one with few costs, and no query of the page touches the awards."""
+    campaign = launched(name="결과", budget_points=100_000, holdout_percent=Decimal("50"))
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
 
-    def queries() -> tuple[int, str]:
+    def queries() -> tuple[list[str], str]:
+        results_measure(campaign_id=campaign.pk)
         admin_client.get(url)
         with CaptureQueriesContext(connection) as captured:
             page = admin_client.get(url).content.decode()
-        return len(captured.captured_queries), page
+        return [query["sql"] for query in captured.captured_queries], page
 
-    for _ in range(3):
+    for _ in range(2):
         buy(new_member(), "10000")
     few, _page = queries()
-    for _ in range(9):
+    for _ in range(12):
         buy(new_member(), "10000")
     many, page = queries()
-    assert many == few
-    assert 'id="campaign-results"' in page and "<svg" in page
-    assert Campaign.objects.get(pk=campaign.pk).awards.count() > 0
+
+    assert len(many) == len(few)
+    assert not [sql for sql in few + many if "campaigns_campaignaward" in sql]
+    awarded = Campaign.objects.get(pk=campaign.pk).awards.count()  # the holdout held some buyers out
+    assert awarded > 2
+    assert 'id="campaign-results"' in page and "<svg" in page and 'id="campaign-difference"' in page
+    assert f'<td class="number" id="campaign-members">{awarded}</td>' in page
+
+
+def test_the_results_page_shows_the_last_measurement_with_its_time_and_the_budget_live(admin_client) -> None:
+    campaign = launched(name="측정", kind=CampaignKind.BONUS, bonus_points=100, budget_points=10_000)
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    buy(new_member(), "10000")
+
+    page = admin_client.get(url).content.decode()
+    assert 'id="campaign-members"' not in page and 'id="campaign-measure"' in page  # never measured: says so
+    assert "Not measured yet" in page or "아직 측정하지 않았습니다" in page
+    assert "100 P used of 10,000 P (1.0 %), 9,900 P left" in page or "9,900 P 남음" in page
+
+    results_measure(campaign_id=campaign.pk)
+    buy(new_member(), "10000")  # after the measurement: the budget shows it, the reading not yet
+    page = admin_client.get(url).content.decode()
+
+    assert '<td class="number" id="campaign-members">1</td>' in page
+    assert "Measured at" in page or "측정했습니다" in page
+    assert "200 P used of 10,000 P (2.0 %), 9,800 P left" in page or "9,800 P 남음" in page
+
+
+def test_the_measure_button_is_for_launched_campaigns(admin_client) -> None:
+    campaign = draft(name="초안 측정")
+    admin_client.post(reverse("admin:campaigns_campaign_measure", args=[campaign.pk]))
+    assert not OutboxMessage.objects.filter(task="campaigns.campaign_results_measure_task",
+                                            kwargs={"campaign_id": campaign.pk}).exists()
 
 
 def test_a_segment_page_shows_an_estimate_at_once(admin_client) -> None:

@@ -17,9 +17,15 @@ from campaigns.grants import (
     grants_due,
 )
 from campaigns.models import CampaignAward, CampaignKind, Exposure, GrantChunk, Segment
+from campaigns.results import campaign_results
 from campaigns.targeting import held_out
-from campaigns.tasks import campaign_grant_chunk_task, campaign_grant_plan_task, campaigns_advance_task
-from loyalty.models import ChunkStatus, LedgerEntry, RunStatus, TaskChunk, TaskRun
+from campaigns.tasks import (
+    campaign_grant_chunk_task,
+    campaign_grant_plan_task,
+    campaign_results_measure_task,
+    campaigns_advance_task,
+)
+from loyalty.models import ChunkStatus, LedgerEntry, OutboxMessage, RunStatus, TaskChunk, TaskRun
 from tests.campaigns.conftest import launched
 from tests.conftest import account_of, assert_ledger_sound, errors_of, new_member, run_together, unique
 from tests.loyalty.scheduled_work import eager_tasks
@@ -98,7 +104,8 @@ def test_the_grant_run_is_a_task_run_with_the_grant_totals(monkeypatch) -> None:
     control = [m for m in members if held_out(campaign.pk, m.pk, Decimal("20"))]
     treated = len(members) - len(control)
     assert run.key == grant_run_key(campaign.pk, 1) and run.task == "campaigns.campaign_grant_plan_task"
-    assert run.args == {"campaign_id": campaign.pk, "run": 1}
+    assert run.args == {"campaign_id": campaign.pk, "run": 1, "then": "campaigns.campaign_results_measure_task",
+                        "then_kwargs": {"campaign_id": campaign.pk}}
     assert run.status == RunStatus.DONE and run.chunks_total == run.chunks_done >= 3 and run.chunks_failed == 0
     assert run.counts == {"members": min(treated, 5), "points": 300 * min(treated, 5), "replayed": 0,
                           "refused": 0, "held_out": len(control), "budget_skipped": max(treated - 5, 0)}
@@ -186,3 +193,21 @@ def test_a_grant_takes_whole_members_and_leaves_the_odd_points_in_the_slice_it_t
     assert taken == 90 and budget_left(campaign.pk) == sum(before.values()) - 90
     assert all(after[number] <= before[number] for number in before)  # no slice it did not take from
     assert after[0] == 0
+
+
+def test_a_finished_grant_run_queues_the_measurement_of_the_campaigns_results() -> None:
+    """The page reads the last measurement: the run's end queues one (through the outbox, once
+    its last chunk is committed), so the page shows the whole grant without waiting an hour."""
+    members = [new_member(birthday="1990-12-03") for _ in range(4)]
+    campaign = grant_campaign(name="측정 예약")
+    measure = OutboxMessage.objects.filter(task="campaigns.campaign_results_measure_task",
+                                           kwargs={"campaign_id": campaign.pk})
+    with eager_tasks():
+        campaign_grant_plan_task(campaign.pk)
+    assert measure.count() == 1
+
+    campaign_results_measure_task(**measure.get().kwargs)
+
+    results = campaign_results(campaign)
+    assert results is not None
+    assert results.members == len(members) and results.points == 300 * len(members)

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campaigns.models import CampaignStatus, HoldoutReading
-from campaigns.results import campaign_results, holdout_measure, holdouts_due
+from campaigns.models import CampaignStatus, ResultsReading
+from campaigns.results import campaign_results, results_due, results_measure
 from campaigns.targeting import held_out, held_out_sql
 from loyalty.models import OutboxMessage
 from loyalty.services import purchase_refund
@@ -42,8 +42,9 @@ def test_spend_per_member_counts_the_targeted_members_who_never_bought_as_zero()
     outsider = new_member()  # not targeted (another home store): their spend is no group's
     buy(outsider, "500000")
 
-    holdout_measure(campaign_id=campaign.pk)
+    results_measure(campaign_id=campaign.pk)
     results = campaign_results(campaign)
+    assert results is not None
 
     for control, summary in ((False, results.treatment), (True, results.control)):
         values = [float(spend[member.pk]) for member in groups[control]]
@@ -54,7 +55,7 @@ def test_spend_per_member_counts_the_targeted_members_who_never_bought_as_zero()
     assert results.difference is not None
     assert results.difference.difference == pytest.approx(results.treatment.mean - results.control.mean)
     assert results.spend_from == campaign.starts_at
-    assert results.holdout_measured_at is not None and results.spend_until is not None
+    assert results.measured_at is not None and results.window_until is not None
 
 
 def test_the_groups_are_who_the_segment_held_at_the_start_not_who_it_holds_after_the_campaign() -> None:
@@ -73,8 +74,9 @@ def test_the_groups_are_who_the_segment_held_at_the_start_not_who_it_holds_after
     for member in came_back:
         buy(member, "20000")  # during the campaign: still a sleeper as of its start
 
-    holdout_measure(campaign_id=campaign.pk)
+    results_measure(campaign_id=campaign.pk)
     results = campaign_results(campaign)
+    assert results is not None
 
     assert results.treatment is not None and results.control is not None
     assert results.treatment.count + results.control.count == len(sleepers)
@@ -100,8 +102,9 @@ def test_a_tier_targeted_group_keeps_the_members_the_campaign_moved_up() -> None
     type(moved).objects.filter(pk=moved.pk).update(tier=gold)  # upgraded during the campaign
     TierChange.objects.create(member=moved, from_tier=silver, to_tier=gold, reason=TierChange.Reason.QUALIFIED)
 
-    holdout_measure(campaign_id=campaign.pk)
+    results_measure(campaign_id=campaign.pk)
     results = campaign_results(campaign)
+    assert results is not None
     groups = [summary for summary in (results.treatment, results.control) if summary is not None]
     assert sum(summary.count for summary in groups) == len(members)  # the draw may put all six on one side
 
@@ -111,11 +114,11 @@ def test_the_measurement_reads_the_groups_with_the_same_queries_for_more_members
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            holdout_measure(campaign_id=campaign.pk)
+            results_measure(campaign_id=campaign.pk)
         return len(captured.captured_queries)
 
     buy(new_member(), "10000")
-    holdout_measure(campaign_id=campaign.pk)  # the reading exists: later ones update it
+    results_measure(campaign_id=campaign.pk)  # the reading exists: later ones update it
     few = queries()
     for _ in range(10):
         new_member()
@@ -130,38 +133,42 @@ def test_the_results_page_reads_the_last_measurement_and_never_draws_the_groups_
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
     assert "campaign-difference" not in admin_client.get(url).content.decode()  # not measured yet
 
-    holdout_measure(campaign_id=campaign.pk)
+    results_measure(campaign_id=campaign.pk)
     with CaptureQueriesContext(connection) as captured:
         page = admin_client.get(url).content.decode()
 
     assert not [query for query in captured.captured_queries if "sha256" in query["sql"]]
-    assert 'id="campaign-difference"' in page and 'id="campaign-measure-holdout"' in page
+    assert 'id="campaign-difference"' in page and 'id="campaign-measure"' in page
 
 
-def test_holdouts_are_measured_while_their_window_is_open_and_once_after_it_closes(frozen_clock) -> None:
+def test_launched_campaigns_are_measured_while_their_window_is_open_and_once_after_it_closes(frozen_clock) -> None:
+    from tests.campaigns.conftest import draft
+
     running = launched(name="진행 중", holdout_percent=Decimal("10"))
-    ending = launched(name="곧 끝남", holdout_percent=Decimal("10"), ends_at=frozen_clock.now() + timedelta(hours=1))
-    launched(name="홀드아웃 없음")
-    assert set(holdouts_due()) == {running.pk, ending.pk}
+    ending = launched(name="곧 끝남", ends_at=frozen_clock.now() + timedelta(hours=1))  # no holdout: measured too
+    draft(name="초안")
+    ahead = launched(name="예정", starts_at=frozen_clock.now() + timedelta(days=3))
+    assert set(results_due()) == {running.pk, ending.pk}
+    assert results_measure(campaign_id=ahead.pk) is None  # nothing to measure before its start
 
     for campaign in (running, ending):
-        holdout_measure(campaign_id=campaign.pk)
-    assert set(holdouts_due()) == {running.pk, ending.pk}  # both windows still open
+        results_measure(campaign_id=campaign.pk)
+    assert set(results_due()) == {running.pk, ending.pk}  # both windows still open
 
     frozen_clock.advance(1)  # the second one has ended (its status left as it was: late beat)
-    assert set(holdouts_due()) == {running.pk, ending.pk}
-    holdout_measure(campaign_id=ending.pk)
-    assert HoldoutReading.objects.get(campaign=ending).spend_until == ending.ends_at
-    assert holdouts_due() == [running.pk]
+    assert set(results_due()) == {running.pk, ending.pk}
+    results_measure(campaign_id=ending.pk)
+    assert ResultsReading.objects.get(campaign=ending).window_until == ending.ends_at
+    assert results_due() == [running.pk]
     ending.refresh_from_db()
     assert ending.status == CampaignStatus.RUNNING  # measured to its end whatever the beat did
 
 
 def test_the_measure_button_queues_the_measurement_through_the_outbox(admin_client) -> None:
     campaign = launched(name="A/B 버튼", holdout_percent=Decimal("10"))
-    response = admin_client.post(reverse("admin:campaigns_campaign_measure_holdout", args=[campaign.pk]))
+    response = admin_client.post(reverse("admin:campaigns_campaign_measure", args=[campaign.pk]))
     assert response.status_code == 302
-    message = OutboxMessage.objects.filter(task="campaigns.campaign_holdout_measure_task").latest("pk")
+    message = OutboxMessage.objects.filter(task="campaigns.campaign_results_measure_task").latest("pk")
     assert message.kwargs == {"campaign_id": campaign.pk}
 
 
@@ -178,7 +185,7 @@ def test_the_results_page_says_who_the_groups_are(admin_client) -> None:
     campaign = launched(name="A/B 설명", holdout_percent=Decimal("10"))
     for _ in range(6):
         new_member()
-    holdout_measure(campaign_id=campaign.pk)
+    results_measure(campaign_id=campaign.pk)
     page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert 'id="campaign-groups"' in page
     assert "members who bought nothing count as zero" in page or "구매하지 않은 회원은 0" in page
