@@ -93,18 +93,21 @@ def chunk_id_of(args: Any, kwargs: Any) -> int | None:
     return None
 
 
+# Both kinds of batch task: acknowledged once done (a killed worker's message comes back) and
+# retried with backoff on transient errors.
+_RETRIED: dict[str, Any] = {"acks_late": True, "autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 5,
+                            "retry_backoff_max": 300, "retry_jitter": True, "max_retries": 5}
+
+
 def orchestrator(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """An orchestrator task: retried on transient errors (a replay finds its run by key)."""
-    return shared_task(name=name, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
-                       retry_backoff_max=300, retry_jitter=True, max_retries=5)
+    return cast(Callable[[Callable[P, R]], Task[P, R]], shared_task(name=name, **_RETRIED))
 
 
 def chunk_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A chunk task (its first argument the chunk id): retried with backoff on transient errors,
     its failure recorded on the run."""
-    return cast(Callable[[Callable[P, R]], Task[P, R]], shared_task(
-        name=name, base=ChunkTask, acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
-        retry_backoff_max=300, retry_jitter=True, max_retries=5))
+    return cast(Callable[[Callable[P, R]], Task[P, R]], shared_task(name=name, base=ChunkTask, **_RETRIED))
 
 
 def account_id_range() -> tuple[int | None, int | None]:
@@ -128,8 +131,6 @@ def run_fan_out(*, task: str, key: str, chunk_task: Task[Any, Any], id_range: tu
     with transaction.atomic():
         run, created = TaskRun.objects.get_or_create(
             key=key, defaults={"task": task, "chunk_task": chunk_task.name, "args": dict(args or {})})
-        if not created and not run.chunk_task:  # a run begun before runs recorded their chunk task
-            TaskRun.objects.filter(pk=run.pk).update(chunk_task=chunk_task.name)
         if created:
             chunks = [TaskChunk(run=run, index=index, id_from=low, id_to=high)
                       for index, (low, high) in enumerate(chunk_ranges(*id_range, chunk_size))]

@@ -36,6 +36,11 @@ from .tiers import tier_upgrade_if_qualified, tier_windows
 BUILTIN_ACTIVITY_TYPES = ("visit", "review", "sns_share", "app_install", "survey")
 
 
+def purchase_key(order_id: str) -> str:
+    """The purchase's operation key: its idempotency key, and how its campaign awards name it."""
+    return f"purchase:{order_id}"
+
+
 def caps_left(account: Account, rules: Sequence[RuleSpec], on: date) -> dict[int, int | None]:
     """What each capped rule may still pay this member on ``on`` (day and month caps)."""
     left: dict[int, int | None] = {}
@@ -137,7 +142,7 @@ def purchase_record(
     # Only a referred member's first purchase pays more (the referral reward, to both sides).
     first_purchase = bool(member.referred_by_id) and not Purchase.objects.filter(member=member).exists()
     to_lock = [member.pk, member.referred_by_id] if first_purchase and member.referred_by_id else [member.pk]
-    door = operation_begin(kind=OperationKind.PURCHASE, key=f"purchase:{order_id}", request=request, lock=to_lock,
+    door = operation_begin(kind=OperationKind.PURCHASE, key=purchase_key(order_id), request=request, lock=to_lock,
                            windows=tier_windows(member), actor=actor, occurred_at=occurred_at)
     if isinstance(door, Replayed):
         return Outcome(door.result, created=False)
@@ -153,7 +158,7 @@ def purchase_record(
     order = Order(amount=value, channel=channel, items=parsed_items)
     context = BoostContext(
         member_id=member.pk, tier_id=member.tier_id, channel=channel, store_code=store.code if store else "",
-        occurred_at=occurred_at, earned_on=earned_on, operation_key=f"purchase:{order_id}",
+        occurred_at=occurred_at, earned_on=earned_on, operation_key=purchase_key(order_id),
         programme_version=door.programme_version, order=order,
     )
     offer = boosts_offer(context)

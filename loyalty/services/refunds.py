@@ -30,6 +30,7 @@ from ..models import (
 from ..policy import amount_parse
 from ..rules import proportional_share
 from ..spendable import LotState, lot_state
+from .earning import purchase_key
 from .outcome import Outcome
 from .redemption import redemption_allocations, restore_to_lots
 
@@ -71,7 +72,8 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
         raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
     member_id, merged_into_id = found
     holder_id = member_id if merged_into_id is None else member_holder_id(member_id)  # merges move points along
-    door = operation_begin(kind=OperationKind.REFUND, key=f"refund:{refund_id}", actor=actor, lock=[holder_id],
+    key = f"refund:{refund_id}"
+    door = operation_begin(kind=OperationKind.REFUND, key=key, actor=actor, lock=[holder_id],
                            request={"order_id": order_id, "refund_id": refund_id, "amount": value})
     if isinstance(door, Replayed):
         return Outcome(door.result, created=False)
@@ -127,7 +129,7 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     if any(line.get("source") == "campaign" for line in purchase.breakdown):
         # The campaigns' share goes back to their budgets and out of their points issued.
         boosts_return(BoostReturn(
-            member_id=purchase.member_id, operation_key=f"purchase:{order_id}", return_key=f"refund:{refund_id}",
+            member_id=purchase.member_id, operation_key=purchase_key(order_id), return_key=key,
             occurred_at=clock.now(), before=before, after=after, whole=purchase.amount,
             reversing=to_reverse, reversed=to_reverse - written_off,
         ))
