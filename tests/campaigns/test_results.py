@@ -189,3 +189,25 @@ def test_the_results_page_says_who_the_groups_are(admin_client) -> None:
     page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert 'id="campaign-groups"' in page
     assert "members who bought nothing count as zero" in page or "구매하지 않은 회원은 0" in page
+
+
+def test_the_plain_draw_the_quick_start_uses_gives_the_groups_the_sql_statement_gives() -> None:
+    """SQLite (``make run``) has no SHA-256: there the groups are drawn in Python through the ORM.
+    Both ways must give the same groups, counts, means and variances."""
+    from django.utils import timezone
+
+    from campaigns.results import holdout_groups, holdout_groups_plain
+
+    campaign = launched(name="A/B 두 길", holdout_percent=Decimal("40"))
+    for index, member in enumerate([new_member() for _ in range(24)]):
+        if index % 3:
+            order = buy(member, str(10000 + 1000 * index)).data["order_id"]
+            if index % 5 == 0:
+                purchase_refund(order_id=order, refund_id=unique("rf"), amount="3000")
+    until = timezone.now()
+    by_sql, by_orm = holdout_groups(campaign, until), holdout_groups_plain(campaign, until)
+    assert set(by_sql) == set(by_orm) and sum(group.count for group in by_sql.values()) >= 24
+    for control, summary in by_sql.items():
+        plain = by_orm[control]
+        assert (plain.count, plain.mean) == (summary.count, pytest.approx(summary.mean))
+        assert plain.variance == pytest.approx(summary.variance)
