@@ -1,7 +1,8 @@
 """Where an API request's time goes: in-process requests through Django's full handler.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol_bench .venv/bin/python bench/profile_api.py \
-        [--endpoint balance|purchase|refund|redemption|cancel|activity|member_put|bare] [-n 500] [--top 25]
+        [--endpoint balance|purchase|refund|redemption|cancel|activity|member_put|bare] [-n 500] [--top 25] \
+        [--dump FILE]
 
 Sends ``-n`` requests with ``django.test.Client`` (same settings, middleware and URLconf as
 bench/http_api.py, minus gunicorn's HTTP parsing) and prints: mean time per request, the SQL
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--endpoint", choices=InProcessApi.ENDPOINTS, default="balance")
     parser.add_argument("-n", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats to FILE (pstats format)")
     args = parser.parse_args()
     django_on_bench_db()
     from django.db import connection
@@ -95,6 +97,8 @@ def main() -> None:
         for i in range(args.n):
             one(3 * 10**6 + i)
         profiler.disable()
+        if args.dump:
+            profiler.dump_stats(args.dump)
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)

@@ -703,7 +703,7 @@ def credits_post(
     today, now = clock.today(), clock.now()
     locked = _batch_lock(sorted({row.member_id for row in rows}))
     # After the lock, in statements of their own: what committed while it waited is seen.
-    done = {key: (print_, result) for key, print_, result in fetch_prepared(
+    done = {key: (digest, result) for key, digest, result in fetch_prepared(
         "SELECT key, fingerprint, result FROM loyalty_operation WHERE key = ANY(%b)", [[row.key for row in rows]],
     )}
     sums = _open_lot_sums([int(r[0]) for r in locked.values() if r[4] > 0], today)
@@ -713,8 +713,8 @@ def credits_post(
     columns: list[list[Any]] = [[] for _ in range(13)]
     for row in rows:
         account_id, _member_id, balance, debt, version, status = locked[row.member_id]
-        print_ = request_digest(row.request)
-        refused = _credit_refusal(row, done.get(row.key), print_, status)
+        digest = request_digest(row.request)
+        refused = _credit_refusal(row, done.get(row.key), digest, status)
         if refused is not None:
             results[row.member_id] = refused
             continue
@@ -725,7 +725,7 @@ def credits_post(
         else:
             pending += row.points
         result = {**row.result, "balance": {"available": available - (debt - repaid), "pending": pending}}
-        values = (account_id, row.key, print_, json.dumps(result), row.points, row.points - repaid, repaid,
+        values = (account_id, row.key, digest, json.dumps(result), row.points, row.points - repaid, repaid,
                   balance + row.points, version + 1, debt - repaid, row.reference,
                   description if row.description is None else row.description, row.member_id)
         for column, value in zip(columns, values, strict=True):
@@ -757,11 +757,11 @@ class _CreditSpec:
     actor: Any
 
 
-def _credit_refusal(row: CreditRow, done: tuple[str, Any] | None, print_: str, status: str) -> CreditResult | None:
+def _credit_refusal(row: CreditRow, done: tuple[str, Any] | None, digest: str, status: str) -> CreditResult | None:
     """Why this member is not credited now, or ``None`` to credit them."""
     if done is not None:
-        stored_print, stored = done
-        state = CREDIT_REPLAYED if stored_print == print_ else CREDIT_CONFLICT
+        stored_digest, stored = done
+        state = CREDIT_REPLAYED if stored_digest == digest else CREDIT_CONFLICT
         return CreditResult(row.member_id, state, row.points, stored=_stored(stored), member_status=status)
     if status in CLOSED_STATUSES:
         return CreditResult(row.member_id, CREDIT_REFUSED, row.points, member_status=status)

@@ -65,20 +65,21 @@ def instances(model: type[Any], values: Sequence[Any]) -> Any:
     The values go through the converters the ORM would apply (dates and decimals on SQLite,
     JSON text, …), so the instance is the one a queryset would have built.
     """
-    key = (connection.vendor, model)
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the proxy is a lookup
+    key = (db.vendor, model)
     plan = _CONVERTERS.get(key)
     if plan is None:
         plan = []
         for f in model._meta.concrete_fields:
             column = f.get_col(model._meta.db_table)
-            plan.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+            plan.append((column, db.ops.get_db_converters(column) + column.get_db_converters(db)))
         _CONVERTERS[key] = plan
     converted = []
     for value, (column, converters) in zip(values, plan, strict=True):
         for convert in converters:
-            value = convert(value, column, connection)
+            value = convert(value, column, db)
         converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], converted)
+    return model.from_db(db.alias, [f.attname for f in model._meta.concrete_fields], converted)
 
 
 def columns(model: type[Any], alias: str) -> str:

@@ -184,9 +184,10 @@ class MemberDetailApi(KeyView):
         ident = external_id
         data = self.validated(MemberInputSerializer)
         bound = self.key.store
-        existing = Member.objects.filter(external_id=ident).only("pk", "home_store_id").first()
         # A store key changes only its own store's members; one with no home store (every
         # online member) belongs to the brand, and only an unbound key may change it.
+        existing = (Member.objects.filter(external_id=ident).only("pk", "home_store_id").order_by().first()
+                    if bound is not None else None)
         if bound is not None and existing is not None and existing.home_store_id != bound.pk:
             raise exceptions.PermissionDenied("This store key may only change members of its own store.")
         if bound is not None and data.get("store_code") and data["store_code"] != bound.code:
@@ -427,13 +428,14 @@ class RedemptionCancelApi(KeyView):
 
     @extend_schema(request=None, responses={200: CancelOutputSerializer, **ERRORS}, summary="Cancel a redemption")
     def post(self, request: Request, redemption_id: int) -> Response:
-        found = Redemption.objects.filter(pk=redemption_id).values_list("store_id", flat=True)[:1]
-        if not found:
-            raise NotFound(f"No redemption {redemption_id}.")
-        # Redemption ids are sequential: a store key cancels only what a key of its store spent.
         bound = self.key.store
-        if bound is not None and found[0] != bound.pk:
-            raise exceptions.PermissionDenied("This key may only cancel redemptions made for its own store.")
+        if bound is not None:  # the service finds the redemption (or says 404): a store key also checks whose
+            # Redemption ids are sequential: a store key cancels only what a key of its store spent.
+            found = Redemption.objects.filter(pk=redemption_id).values_list("store_id", flat=True)[:1]
+            if not found:
+                raise NotFound(f"No redemption {redemption_id}.")
+            if found[0] != bound.pk:
+                raise exceptions.PermissionDenied("This key may only cancel redemptions made for its own store.")
         outcome = services.redemption_cancel(redemption_id=redemption_id, actor=self.key.name)
         return answer(outcome, ("id", "points_restored", "balance"), always_200=True)
 

@@ -278,11 +278,11 @@ def _openings_checked(
         return planned, set(), []
     already: set[int] = set()
     refused: dict[int, RejectedRow] = {}
-    for key, print_, result in Operation.objects.filter(key__in=list(existing)).values_list(
+    for key, digest, result in Operation.objects.filter(key__in=list(existing)).values_list(
             "key", "fingerprint", "result"):
         p = existing[key]
         points = p.row.opening_points or 0
-        if print_ == opening_fingerprint(p.external_id, points):
+        if digest == opening_fingerprint(p.external_id, points):
             already.add(p.row.line)
             continue
         refused[p.row.line] = RejectedRow(line=p.row.line, raw=p.row.raw, problems=[Problem(

@@ -136,7 +136,8 @@ def restore_to_lots(posting: Posting, redemption: Redemption, allocations: list[
 
 def redemption_allocations(redemption_id: int) -> list[RedemptionLot]:
     """What the redemption took from which lot, with the lots and the redemption as they are now."""
-    return list(RedemptionLot.objects.filter(redemption_id=redemption_id).select_related("lot", "redemption"))
+    return list(RedemptionLot.objects.filter(redemption_id=redemption_id).select_related("lot", "redemption")
+                .order_by())  # in no order: restoring sorts them itself
 
 
 @durable
@@ -146,10 +147,10 @@ def redemption_cancel(*, redemption_id: int, actor: Any = None) -> Outcome:
     A lot that expired in the meantime gets its points back too, and the next expiry run
     expires them: cancelling never extends a validity.
     """
-    found = Redemption.objects.filter(pk=redemption_id).values_list("member_id", "member__merged_into_id").first()
-    if found is None:
+    found = Redemption.objects.filter(pk=redemption_id).values_list("member_id", "member__merged_into_id")[:1]
+    if not found:
         raise NotFound(f"No redemption {redemption_id}.")
-    member_id, merged_into_id = found
+    member_id, merged_into_id = found[0]
     holder_id = member_id if merged_into_id is None else member_holder_id(member_id)
     door = operation_begin(kind=OperationKind.CANCEL_REDEEM, key=f"cancel:{redemption_id}",
                            request={"redemption": redemption_id}, lock=[holder_id], actor=actor)

@@ -67,10 +67,11 @@ def purchase_refund(*, order_id: str, refund_id: str, amount: Decimal | str, act
     if not refund_id:
         raise InvalidRequest("refund_id is required.", errors={"refund_id": ["This field is required."]})
     value = amount_parse(amount, "amount")
-    found = Purchase.objects.filter(order_id=order_id).values_list("member_id", "member__merged_into_id").first()
-    if found is None:
+    # order_id is unique: no ORDER BY (the model's default ordering would sort for nothing)
+    found = Purchase.objects.filter(order_id=order_id).values_list("member_id", "member__merged_into_id").order_by()[:1]
+    if not found:
         raise NotFound(f"No purchase with order id {order_id[:100]!r}.")
-    member_id, merged_into_id = found
+    member_id, merged_into_id = found[0]
     holder_id = member_id if merged_into_id is None else member_holder_id(member_id)  # merges move points along
     key = f"refund:{refund_id}"
     door = operation_begin(kind=OperationKind.REFUND, key=key, actor=actor, lock=[holder_id],
