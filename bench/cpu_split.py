@@ -1,7 +1,7 @@
 """CPU per request, split between the app's process and its PostgreSQL backend.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangol_bench .venv/bin/python bench/cpu_split.py \
-        [-n 500] [bare balance purchase refund redemption cancel activity member_put]
+        [-n 500] [--rounds 1] [bare balance purchase refund redemption cancel activity member_put]
 
 Under load on a small machine, throughput is CPU: what one request costs in the Python process
 and in the database server together. This sends ``-n`` in-process requests per endpoint through
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("endpoints", nargs="*", help=f"of {', '.join(InProcessApi.ENDPOINTS)} (default: all); "
                         "refund and cancel undo this run's purchases and redemptions, so run them after")
     parser.add_argument("-n", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds over the endpoints; with more than one, "
+                        "each figure is printed as the median and the minimum (the least disturbed round)")
     args = parser.parse_args()
     args.endpoints = args.endpoints or list(InProcessApi.ENDPOINTS)
     if unknown := set(args.endpoints) - set(InProcessApi.ENDPOINTS):
@@ -50,21 +53,29 @@ def main() -> None:
         if (status := api.send(endpoint, index)) not in (200, 201):
             sys.exit(f"{endpoint}: HTTP {status}")
 
-    print(f"{'endpoint':<10} {'wall ms':>9} {'app CPU ms':>11} {'db CPU ms':>10} {'total CPU ms':>13}")
+    figures: dict[str, list[tuple[float, float, float]]] = {endpoint: [] for endpoint in args.endpoints}
     try:
-        for endpoint in args.endpoints:
-            for index in range(30):
-                send(endpoint, -1 - index)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pid = int(cursor.fetchone()[0])
-            db0, app0, wall0 = backend_cpu_seconds(pid), time.process_time(), time.perf_counter()
-            for index in range(args.n):
-                send(endpoint, index)
-            wall = (time.perf_counter() - wall0) / args.n * 1000
-            app = (time.process_time() - app0) / args.n * 1000
-            db = (backend_cpu_seconds(pid) - db0) / args.n * 1000
-            print(f"{endpoint:<10} {wall:>9.2f} {app:>11.2f} {db:>10.2f} {app + db:>13.2f}")
+        for number in range(args.rounds):
+            for endpoint in args.endpoints:
+                for index in range(30):
+                    send(endpoint, -1 - index - 30 * number)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    pid = int(cursor.fetchone()[0])
+                db0, app0, wall0 = backend_cpu_seconds(pid), time.process_time(), time.perf_counter()
+                for index in range(args.n):
+                    send(endpoint, index + args.n * number)
+                figures[endpoint].append(((time.perf_counter() - wall0) / args.n * 1000,
+                                          (time.process_time() - app0) / args.n * 1000,
+                                          (backend_cpu_seconds(pid) - db0) / args.n * 1000))
+        print(f"{'endpoint':<10} {'wall ms':>9} {'app CPU ms':>11} {'db CPU ms':>10} {'total CPU ms':>13}"
+              + ("   (median / minimum of each over the rounds)" if args.rounds > 1 else ""))
+        for endpoint, rounds in figures.items():
+            columns = ([wall for wall, _, _ in rounds], [app for _, app, _ in rounds], [db for _, _, db in rounds],
+                       [app + db for _, app, db in rounds])
+            cells = [f"{statistics.median(v):.2f}" + (f" / {min(v):.2f}" if args.rounds > 1 else "") for v in columns]
+            print(f"{endpoint:<10} " + " ".join(f"{cell:>{width}}" for cell, width in zip(cells, (9, 11, 10, 13),
+                                                                                          strict=True)))
     finally:
         api.close()
 
