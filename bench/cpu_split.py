@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,11 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
 def backend_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def cell(values: Sequence[float], rounds: int) -> str:
+    """One figure: the median, and with several rounds also the minimum (the least disturbed)."""
+    return f"{statistics.median(values):.2f}" + (f" / {min(values):.2f}" if rounds > 1 else "")
 
 
 def main() -> None:
@@ -71,11 +77,10 @@ def main() -> None:
         print(f"{'endpoint':<10} {'wall ms':>9} {'app CPU ms':>11} {'db CPU ms':>10} {'total CPU ms':>13}"
               + ("   (median / minimum of each over the rounds)" if args.rounds > 1 else ""))
         for endpoint, rounds in figures.items():
-            columns = ([wall for wall, _, _ in rounds], [app for _, app, _ in rounds], [db for _, _, db in rounds],
-                       [app + db for _, app, db in rounds])
-            cells = [f"{statistics.median(v):.2f}" + (f" / {min(v):.2f}" if args.rounds > 1 else "") for v in columns]
-            print(f"{endpoint:<10} " + " ".join(f"{cell:>{width}}" for cell, width in zip(cells, (9, 11, 10, 13),
-                                                                                          strict=True)))
+            walls, apps, dbs = zip(*rounds, strict=True)
+            totals = [app + db for app, db in zip(apps, dbs, strict=True)]
+            cells = [cell(values, args.rounds) for values in (walls, apps, dbs, totals)]
+            print(f"{endpoint:<10} {cells[0]:>9} {cells[1]:>11} {cells[2]:>10} {cells[3]:>13}")
     finally:
         api.close()
 
